@@ -1,0 +1,51 @@
+import type { SessionData } from 'express-session';
+import { ErrorCode, SessionStoreError } from './errors.js';
+import type { Ttl } from './types.js';
+
+// C0 controls and DEL: they break file names, log lines and some wire protocols, and no sid generator emits them.
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+
+/** Throws `SESSION_STORE_INVALID_SID` unless `sid` is a non-empty, well-formed string of sane length. */
+export function assertSid(sid: unknown, maxLength: number): asserts sid is string {
+  if (typeof sid !== 'string' || sid.length === 0) {
+    throw new SessionStoreError(ErrorCode.INVALID_SID, `sid must be a non-empty string, got ${describe(sid)}`);
+  }
+  if (sid.length > maxLength) {
+    throw new SessionStoreError(ErrorCode.INVALID_SID, `sid is ${sid.length} characters long; the limit is ${maxLength}`);
+  }
+  if (CONTROL_CHARS.test(sid)) {
+    throw new SessionStoreError(ErrorCode.INVALID_SID, 'sid contains control characters');
+  }
+  // A lone surrogate has no UTF-8 encoding: two different sids would reach the database as the same bytes.
+  if (!sid.isWellFormed()) {
+    throw new SessionStoreError(ErrorCode.INVALID_SID, 'sid contains a lone UTF-16 surrogate');
+  }
+}
+
+/** Throws `SESSION_STORE_INVALID_SESSION` unless `session` is an object. */
+export function assertSession(session: unknown): asserts session is SessionData {
+  if (session === null || typeof session !== 'object' || Array.isArray(session)) {
+    throw new SessionStoreError(ErrorCode.INVALID_SESSION, `session must be an object, got ${describe(session)}`);
+  }
+}
+
+/** Checks the TTL option once, at construction, so a typo fails fast instead of on the first request. */
+export function assertTtl(ttl: Ttl): void {
+  if (typeof ttl === 'function') return;
+  if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl < 0) {
+    throw new SessionStoreError(ErrorCode.INVALID_OPTION, `ttl must be a non-negative number of seconds or a function, got ${describe(ttl)}`);
+  }
+}
+
+/** Checks a numeric option: finite and at least `min`. */
+export function assertNumberOption(name: string, value: unknown, min: number): asserts value is number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
+    throw new SessionStoreError(ErrorCode.INVALID_OPTION, `${name} must be a number >= ${min}, got ${describe(value)}`);
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'string') return `a string of length ${value.length}`;
+  return typeof value;
+}
