@@ -21,6 +21,10 @@ export function cookieExpiry(session: SessionData): number | null {
   const expires: unknown = (session as { cookie?: { expires?: unknown } }).cookie?.expires;
   if (expires === null || expires === undefined || expires === false) return null;
   const ms =
-    expires instanceof Date ? expires.getTime() : typeof expires === 'string' || typeof expires === 'number' ? new Date(expires).getTime() : NaN;
+    expires instanceof Date
+      ? expires.getTime()
+      : typeof expires === 'string' || typeof expires === 'number'
+        ? new Date(expires).getTime()
+        : NaN;
   return Number.isFinite(ms) ? ms : null;
 }

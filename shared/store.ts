@@ -122,7 +122,11 @@ export abstract class SessionStore<Stored = string> extends session.Store {
    */
   protected startPruning(intervalMs: number): void {
     if (this.#scheduler || this.#closed || typeof this._pruneBatch !== 'function') return;
-    this.#scheduler = new Scheduler(intervalMs, () => this.prune(), (err) => this.emitError(err));
+    this.#scheduler = new Scheduler(
+      intervalMs,
+      () => this.prune(),
+      (err) => this.emitError(err),
+    );
   }
 
   // --- events ------------------------------------------------------------------------------------------------
@@ -356,7 +360,11 @@ export abstract class SessionStore<Stored = string> extends session.Store {
     try {
       data = this.#serializer.stringify(sess);
     } catch (cause) {
-      throw new SessionStoreError(ErrorCode.SERIALIZE_FAILED, `the session could not be serialized: ${(cause as Error)?.message ?? cause}`, { cause });
+      throw new SessionStoreError(
+        ErrorCode.SERIALIZE_FAILED,
+        `the session could not be serialized: ${(cause as Error)?.message ?? cause}`,
+        { cause },
+      );
     }
     if (data === undefined) throw new SessionStoreError(ErrorCode.SERIALIZE_FAILED, 'the serializer returned undefined');
     return data;
@@ -372,7 +380,11 @@ export abstract class SessionStore<Stored = string> extends session.Store {
       cause = err;
     }
     if (sess === null || typeof sess !== 'object' || Array.isArray(sess)) {
-      const err = new SessionStoreError(ErrorCode.DECODE_FAILED, `the stored session ${JSON.stringify(sid.slice(0, 64))} could not be decoded`, { cause });
+      const err = new SessionStoreError(
+        ErrorCode.DECODE_FAILED,
+        `the stored session ${JSON.stringify(sid.slice(0, 64))} could not be decoded`,
+        { cause },
+      );
       if (onError === 'error') throw err;
       this.emitError(err);
       return null;

@@ -33,7 +33,10 @@ export function assertSession(session: unknown): asserts session is SessionData 
 export function assertTtl(ttl: Ttl): void {
   if (typeof ttl === 'function') return;
   if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl < 0) {
-    throw new SessionStoreError(ErrorCode.INVALID_OPTION, `ttl must be a non-negative number of seconds or a function, got ${describe(ttl)}`);
+    throw new SessionStoreError(
+      ErrorCode.INVALID_OPTION,
+      `ttl must be a non-negative number of seconds or a function, got ${describe(ttl)}`,
+    );
   }
 }
 

@@ -31,10 +31,7 @@ export class MemoryStore<Stored = string> extends SessionStore<Stored> {
   readonly #max: number;
 
   constructor(options: MemoryStoreOptions<Stored> = {}) {
-    super(
-      { pruneIntervalMs: options.checkPeriod, ...options },
-      { name: 'memory', nativeExpiry: false, pruneIntervalMs: 60_000 },
-    );
+    super({ pruneIntervalMs: options.checkPeriod, ...options }, { name: 'memory', nativeExpiry: false, pruneIntervalMs: 60_000 });
     this.#max = options.max ?? 1_000_000;
     assertNumberOption('max', this.#max, 1);
   }
