@@ -1,0 +1,146 @@
+import assert from 'node:assert/strict';
+import type { SessionOptions } from 'express-session';
+import type { Client } from './client.js';
+import { Browser, spyOn, startApp } from './http-app.js';
+import type { ConformanceOptions } from './options.js';
+import { group } from './registry.js';
+import { expiresOf, sleep, sleepUntilPast } from './util.js';
+
+const absent = (value: unknown): boolean => value === null || value === undefined;
+
+/** Runs `body` against a live app on the store, always stopping the server. */
+async function withApp(client: Client, options: Partial<SessionOptions>, body: (b: Browser) => Promise<void>): Promise<void> {
+  const app = await startApp(client.store, options);
+  try {
+    await body(new Browser(app.url));
+  } finally {
+    await app.close();
+  }
+}
+
+/** The store under express-session over real HTTP: what users actually run. */
+export function integration(opts: ConformanceOptions): void {
+  group(opts, 'integration', (test) => {
+    test('login, then a later request reads the session', [], async ({ client }) => {
+      await withApp(client, {}, async (b) => {
+        const login = await b.get('/login');
+        assert.ok(login.setCookie, 'login response set no session cookie');
+        const me = await b.get('/me');
+        assert.equal(me.body, JSON.stringify({ user: 'alice' }), 'a later request did not see the logged-in user');
+        assert.equal(me.setCookie, false, 'an unmodified, non-rolling session sent Set-Cookie');
+        assert.equal(
+          ((await client.get(b.sid())) as { user?: unknown } | null)?.user,
+          'alice',
+          'the store does not hold the session express-session saved',
+        );
+      });
+    });
+
+    test('a counter increments across requests', [], async ({ client }) => {
+      await withApp(client, {}, async (b) => {
+        const seen = [];
+        for (let i = 0; i < 3; i++) seen.push((await b.get('/count')).body);
+        assert.deepEqual(seen, ['1', '2', '3'], 'session changes did not persist between requests');
+        assert.equal(((await client.get(b.sid())) as { n?: unknown } | null)?.n, 3, 'the store holds a stale counter');
+      });
+    });
+
+    test('regenerate gives a new sid and removes the old session', [], async ({ client }) => {
+      await withApp(client, {}, async (b) => {
+        await b.get('/login');
+        const old = b.sid();
+        await b.get('/regenerate');
+        const fresh = b.sid();
+        assert.notEqual(fresh, old, 'regenerate kept the old sid');
+        assert.ok(absent(await client.get(old)), 'the old session is still in the store after regenerate');
+        assert.equal(((await client.get(fresh)) as { user?: unknown } | null)?.user, 'bob', 'the regenerated session was not stored');
+        assert.equal((await b.get('/me')).body, JSON.stringify({ user: 'bob' }), 'the regenerated session was not read back');
+      });
+    });
+
+    test('logout (destroy) removes the session', [], async ({ client }) => {
+      await withApp(client, {}, async (b) => {
+        await b.get('/login');
+        const id = b.sid();
+        assert.equal((await b.get('/logout')).status, 200, 'logout failed');
+        assert.ok(absent(await client.get(id)), 'the session is still in the store after logout');
+        assert.equal((await b.get('/me')).body, JSON.stringify({ user: null }), 'a request after logout still saw the user');
+      });
+    });
+
+    test(
+      'resave false: a read-only request is get then touch and extends the expiry',
+      ['touch'],
+      async ({ client }) => {
+        await withApp(client, {}, async (b) => {
+          await b.get('/login');
+          const id = b.sid();
+          const before = expiresOf(await client.get(id)) as number;
+          await sleep(10); // the new expiry is now + maxAge: let "now" move
+          const spy = spyOn(client.store, ['get', 'set', 'touch', 'destroy']);
+          try {
+            await b.get('/read');
+          } finally {
+            spy.restore();
+          }
+          assert.equal(spy.calls[0], 'get', `a read-only request did not start with get(): ${spy.calls.join(',')}`);
+          assert.ok(!spy.calls.includes('set'), `a read-only request with resave:false called set(): ${spy.calls.join(',')}`);
+          assert.ok(spy.calls.includes('touch'), `a read-only request did not call touch(): ${spy.calls.join(',')}`);
+          assert.ok(
+            (expiresOf(await client.get(id)) as number) > before,
+            'the touch from express-session did not extend the stored expiry',
+          );
+        });
+      },
+      { touchAfter: 0 },
+    );
+
+    test('rolling: true sends Set-Cookie on every response', [], async ({ client }) => {
+      await withApp(client, { rolling: true }, async (b) => {
+        await b.get('/login');
+        for (let i = 0; i < 2; i++) assert.ok((await b.get('/read')).setCookie, 'rolling session sent no Set-Cookie');
+        assert.equal((await b.get('/me')).body, JSON.stringify({ user: 'alice' }), 'rolling session lost its data');
+      });
+    });
+
+    test('a session is gone once its cookie maxAge has passed', [], async ({ client, caps }) => {
+      const maxAge = caps.msPrecision ? 50 : 1000;
+      await withApp(client, { cookie: { maxAge } }, async (b) => {
+        const start = Date.now();
+        await b.get('/login');
+        const old = b.sid();
+        await sleepUntilPast(start + maxAge, caps.msPrecision ? 30 : 1100);
+        assert.equal((await b.get('/me')).body, JSON.stringify({ user: null }), 'an expired session was still served');
+        assert.ok(absent(await client.get(old)), 'get() returned a session past its cookie maxAge');
+        await b.get('/login');
+        assert.notEqual(b.sid(), old, 'a new login reused the expired sid');
+      });
+    });
+
+    test('a browser-session cookie (no maxAge) keeps working', [], async ({ client }) => {
+      await withApp(client, { cookie: {} }, async (b) => {
+        await b.get('/login');
+        assert.equal((await b.get('/me')).body, JSON.stringify({ user: 'alice' }), 'a session without maxAge was not read back');
+        assert.equal(expiresOf(await client.get(b.sid())), null, 'the store invented a cookie.expires');
+      });
+    });
+
+    test("'disconnect' makes the middleware skip sessions until 'connect'", [], async ({ client }) => {
+      await withApp(client, {}, async (b) => {
+        await b.get('/login');
+        client.store.emit('disconnect');
+        const spy = spyOn(client.store, ['get', 'set', 'touch', 'destroy']);
+        let during: string;
+        try {
+          during = (await b.get('/has')).body;
+        } finally {
+          spy.restore();
+          client.store.emit('connect');
+        }
+        assert.equal(during, 'no', "the middleware still used the store after 'disconnect' (is it an EventEmitter?)");
+        assert.deepEqual(spy.calls, [], 'the store was called while disconnected');
+        assert.equal((await b.get('/me')).body, JSON.stringify({ user: 'alice' }), "sessions did not come back after 'connect'");
+      });
+    });
+  });
+}

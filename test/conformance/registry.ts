@@ -1,0 +1,126 @@
+import { AssertionError } from 'node:assert/strict';
+import type { Store } from 'express-session';
+import { Client } from './client.js';
+import { resolveCapabilities, type Capabilities, type ConformanceOptions, type FactoryHints } from './options.js';
+
+/** What a test body receives. */
+export interface TestContext {
+  /** The store made for this test. */
+  store: Store;
+  /** Callback-style access to {@link TestContext.store}. */
+  client: Client;
+  /** Capabilities of {@link TestContext.store}. */
+  caps: Capabilities;
+  /** Makes another store (e.g. in another namespace), torn down with the test. */
+  open: (hints?: FactoryHints) => Promise<Client>;
+}
+
+/** Name of a capability a test may need. */
+export type Need = keyof Capabilities;
+
+/** Registers one test of the current group. `hints` are passed to the factory for the test's main store. */
+export type Define = (name: string, needs: Need[], body: (ctx: TestContext) => Promise<void>, hints?: FactoryHints) => void;
+
+type Runnable = (name: string, fn: (...args: unknown[]) => unknown) => unknown;
+
+/**
+ * Registers a group: inside `describe(groupName)` when the runner gave one, else with `groupName: ` prefixed
+ * to each test name so reports stay readable under plain `test`.
+ */
+export function group(opts: ConformanceOptions, groupName: string, body: (define: Define) => void): void {
+  const prefix = opts.describe ? '' : `${groupName}: `;
+  const define: Define = (name, needs, fn, hints) => register(opts, `${groupName}: ${name}`, prefix + name, needs, fn, hints);
+  if (opts.describe) opts.describe(groupName, () => body(define));
+  else body(define);
+}
+
+function register(
+  opts: ConformanceOptions,
+  fullName: string,
+  name: string,
+  needs: Need[],
+  body: (ctx: TestContext) => Promise<void>,
+  hints: FactoryHints | undefined,
+): void {
+  const test = opts.test as unknown as Runnable & { skip?: Runnable };
+  // Capabilities given up front are known now: report the test as skipped rather than as a vacuous pass.
+  if (needs.some((need) => opts.capabilities?.[need] === false)) {
+    if (typeof test.skip === 'function') test.skip(name, () => {});
+    return;
+  }
+  const expectFailure = (opts.knownFailures ?? []).some((k) => (typeof k === 'string' ? k === fullName : k.test(fullName)));
+  // A plain function (not an arrow) with rest parameters: mocha passes its context as `this` and, seeing
+  // length 0, no `done`; vitest and node:test pass their context as the first argument.
+  test(name, async function (this: unknown, ...args: unknown[]) {
+    const missing = await run(opts, needs, body, hints, expectFailure);
+    if (missing.length > 0) skipAtRuntime(this, args[0], `store lacks: ${missing.join(', ')}`);
+  });
+}
+
+/** Runs one test with its stores; returns the capabilities it lacked (then nothing ran). */
+async function run(
+  opts: ConformanceOptions,
+  needs: Need[],
+  body: (ctx: TestContext) => Promise<void>,
+  hints: FactoryHints | undefined,
+  expectFailure: boolean,
+): Promise<Need[]> {
+  const clients: Client[] = [];
+  const open = async (h?: FactoryHints): Promise<Client> => {
+    const client = new Client(await opts.factory(h));
+    clients.push(client);
+    return client;
+  };
+  let failure: unknown = null;
+  let missing: Need[] = [];
+  try {
+    const client = await open(hints);
+    const caps = resolveCapabilities(client.store, opts.capabilities);
+    missing = needs.filter((need) => !caps[need]);
+    if (missing.length === 0) {
+      await body({ store: client.store, client, caps, open });
+      // Second callbacks usually arrive a tick later.
+      await new Promise((resolve) => setImmediate(resolve));
+      const problems = clients.flatMap((c) => c.problems);
+      if (problems.length > 0) throw new AssertionError({ message: problems[0] as string });
+    }
+  } catch (err) {
+    failure = err;
+  } finally {
+    for (const client of clients) {
+      try {
+        await tearDown(opts, client);
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+  }
+  if (missing.length > 0) return missing;
+  if (expectFailure) {
+    if (failure === null) throw new AssertionError({ message: 'passed, but is listed in knownFailures: remove it' });
+    return [];
+  }
+  if (failure !== null) throw failure;
+  return [];
+}
+
+async function tearDown(opts: ConformanceOptions, client: Client): Promise<void> {
+  if (opts.teardown) return opts.teardown(client.store);
+  const close = (client.store as unknown as { close?: () => unknown }).close;
+  if (client.closed || typeof close !== 'function') return;
+  // No callback: third-party close() signatures vary; await it only if it returns a promise.
+  const result = close.call(client.store);
+  if (result && typeof (result as PromiseLike<unknown>).then === 'function') await result;
+}
+
+/** Marks a running test skipped with whatever skip the runner's context offers (vitest, node:test, mocha). */
+function skipAtRuntime(self: unknown, first: unknown, reason: string): void {
+  for (const ctx of [first, self]) {
+    const skip = (ctx as { skip?: unknown } | null | undefined)?.skip;
+    // vitest's context is itself a function, node:test's an object, mocha's is `this`.
+    if ((typeof ctx === 'object' || typeof ctx === 'function') && ctx !== null && typeof skip === 'function') {
+      skip.call(ctx, reason);
+      return;
+    }
+  }
+}

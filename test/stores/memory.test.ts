@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryStore } from '../../stores/memory/index.js';
+import { conformance } from '../conformance/index.js';
+
+conformance({
+  name: 'MemoryStore',
+  test: it,
+  describe,
+  factory: (hints) => new MemoryStore({ ttl: hints?.ttl, touchAfter: hints?.touchAfter, disableTouch: hints?.disableTouch }),
+});
+
+describe('MemoryStore specifics', () => {
+  const sess = () => ({ cookie: { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000) } }) as never;
+
+  it("evicts the least recently used session beyond max and emits 'evict'", async () => {
+    const store = new MemoryStore({ max: 2 });
+    const evicted: string[] = [];
+    store.on('evict', (sid: string) => evicted.push(sid));
+    await store.set('a', sess());
+    await store.set('b', sess());
+    await store.get('a'); // a is now more recent than b
+    await store.set('c', sess());
+    expect(evicted).toEqual(['b']);
+    expect(await store.ids()).toEqual(['a', 'c']);
+    await store.close();
+  });
+
+  it('keeps sessions serialized: a stored session shares no objects with the live one', async () => {
+    const store = new MemoryStore();
+    const live = { ...(sess() as object), cart: [1] } as never as { cart: number[] };
+    await store.set('a', live as never);
+    live.cart.push(2);
+    expect(((await store.get('a')) as never as { cart: number[] }).cart).toEqual([1]);
+    await store.close();
+  });
+});
