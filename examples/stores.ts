@@ -1,0 +1,100 @@
+/**
+ * Picks the example's session store from the environment. Each backend (and its driver) is imported only when
+ * chosen, so the default SQLite store runs without Redis, PostgreSQL or MongoDB drivers or servers.
+ *
+ *   SESSION_STORE=sqlite   (default)  SQLITE_FILE, default examples/sessions.db
+ *   SESSION_STORE=memory
+ *   SESSION_STORE=file                SESSION_DIR, default <os tmpdir>/session-stores-example
+ *   SESSION_STORE=redis               REDIS_URL, default redis://127.0.0.1:6379
+ *   SESSION_STORE=postgres            POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres
+ *   SESSION_STORE=mongo               MONGODB_URL, default mongodb://127.0.0.1:27017/session-stores-example
+ */
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { SessionStore } from '../shared/store.js';
+
+/** The store kinds `SESSION_STORE` accepts. */
+export const STORE_KINDS = ['sqlite', 'memory', 'file', 'redis', 'postgres', 'mongo'] as const;
+/** One of {@link STORE_KINDS}. */
+export type StoreKind = (typeof STORE_KINDS)[number];
+
+/** A store ready for express-session, what it is connected to, and how to release it and its client. */
+export interface OpenedStore {
+  // `any`: stores differ in what they keep (MongoStore keeps documents), and the app needs none of it.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  store: SessionStore<any>;
+  /** Human-readable, for the start-up banner (no passwords). */
+  description: string;
+  /** Closes the store, then any client this factory created for it. */
+  close(): Promise<void>;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** Opens the store named by `kind` (default: `SESSION_STORE`, else `sqlite`), configured from `env`. */
+export async function openStore(
+  kind: string = process.env.SESSION_STORE ?? 'sqlite',
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<OpenedStore> {
+  switch (kind) {
+    case 'sqlite': {
+      const { SQLiteStore } = await import('../stores/sqlite/index.js');
+      const filename = env.SQLITE_FILE ?? join(here, 'sessions.db');
+      const store = new SQLiteStore({ filename });
+      return { store, description: `SQLite file ${filename}`, close: () => store.close() };
+    }
+    case 'memory': {
+      const { MemoryStore } = await import('../stores/memory/index.js');
+      const store = new MemoryStore();
+      return { store, description: 'memory (this process only)', close: () => store.close() };
+    }
+    case 'file': {
+      const { FileStore } = await import('../stores/file/index.js');
+      const path = env.SESSION_DIR ?? join(tmpdir(), 'session-stores-example');
+      const store = new FileStore({ path });
+      return { store, description: `files in ${path}`, close: () => store.close() };
+    }
+    case 'redis': {
+      const [{ RedisStore }, { createClient }] = await Promise.all([import('../stores/redis/index.js'), import('redis')]);
+      const url = env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+      // Without an 'error' listener node-redis would crash the process on the first connection error.
+      const client = createClient({ url }).on('error', (err: Error) => console.error(`redis: ${err.message}`));
+      await client.connect();
+      const store = new RedisStore({ client });
+      return {
+        store,
+        description: `Redis ${redact(url)}`,
+        close: async () => {
+          await store.close();
+          client.destroy();
+        },
+      };
+    }
+    case 'postgres': {
+      const { PostgresStore } = await import('../stores/postgres/index.js');
+      const url = env.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+      const store = new PostgresStore({ conString: url, createTableIfMissing: true });
+      return { store, description: `PostgreSQL ${redact(url)}`, close: () => store.close() };
+    }
+    case 'mongo': {
+      const { MongoStore } = await import('../stores/mongo/index.js');
+      const url = env.MONGODB_URL ?? 'mongodb://127.0.0.1:27017/session-stores-example';
+      const store = new MongoStore({ mongoUrl: url });
+      return { store, description: `MongoDB ${redact(url)}`, close: () => store.close() };
+    }
+    default:
+      throw new Error(`SESSION_STORE must be one of ${STORE_KINDS.join(', ')}; got ${JSON.stringify(kind)}`);
+  }
+}
+
+/** A connection URL without its password, for printing. */
+function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}

@@ -1,0 +1,72 @@
+import type { SessionData } from 'express-session';
+import type { Document, MongoClient, MongoClientOptions, WriteConcernSettings } from 'mongodb';
+import type { BaseStoreOptions } from '../../shared/types.js';
+
+/**
+ * What MongoStore keeps in the `session` field: the JSON string connect-mongo writes by default, or the session
+ * object itself with `stringify: false` (or whatever a custom serializer returns).
+ */
+export type MongoSessionPayload = string | Document;
+
+/**
+ * How expired sessions are deleted (connect-mongo's option):
+ * - `'native'`: a TTL index on `expires` lets the server delete them. Servers without TTL indexes (FerretDB,
+ *   some MongoDB-compatible services) make the store fall back to `'interval'` by itself.
+ * - `'interval'`: the store deletes them every `autoRemoveInterval` minutes (jittered, never keeps the process
+ *   alive).
+ * - `'disabled'`: nothing deletes them (expired sessions are still never returned; call `prune()` yourself).
+ */
+export type AutoRemove = 'native' | 'interval' | 'disabled';
+
+/** Options of {@link MongoStore}. Names and units are connect-mongo's, so its options can be passed unchanged. */
+export interface MongoStoreOptions extends BaseStoreOptions<MongoSessionPayload> {
+  /** A `MongoClient` to use. The store never closes a client it was given. One of `client`, `clientPromise`, `mongoUrl` is required. */
+  client?: MongoClient;
+  /** A promise of a `MongoClient` (e.g. from `MongoClient.connect()`). The store never closes it. */
+  clientPromise?: Promise<MongoClient>;
+  /** A connection string: the store creates its own client, and closes it on `close()`. */
+  mongoUrl?: string;
+  /** Options for the client created from `mongoUrl`. */
+  mongoOptions?: MongoClientOptions;
+  /** Database name. Default: the one in the connection string (`test` when there is none), as connect-mongo. */
+  dbName?: string;
+  /** Collection holding the sessions, and nothing else. Default `'sessions'`. */
+  collectionName?: string;
+  /**
+   * Lifetime in **seconds** of a session whose cookie has no `expires`. Default 1209600 (14 days), as
+   * connect-mongo (the other stores default to one day).
+   */
+  ttl?: BaseStoreOptions['ttl'];
+  /** How expired sessions are deleted. Default `'native'` (a TTL index, falling back to `'interval'`). */
+  autoRemove?: AutoRemove;
+  /** Minutes between deletions of expired sessions with `autoRemove: 'interval'` (or the fallback). Default 10. */
+  autoRemoveInterval?: number;
+  /**
+   * `true` (default): `session` holds `JSON.stringify(session)`, as connect-mongo writes it. `false`: it holds
+   * the session as a document, queryable with MongoDB (connect-mongo's `stringify: false` layout); BSON then
+   * limits what a session may hold (see `documentSerializer`). Either store reads both layouts.
+   */
+  stringify?: boolean;
+  /** connect-mongo's custom encoder; the value is stored in `session` as is. Prefer `serializer`. */
+  serialize?: (session: SessionData) => MongoSessionPayload;
+  /** connect-mongo's custom decoder of what `serialize` stored. Prefer `serializer`. */
+  unserialize?: (payload: MongoSessionPayload) => SessionData;
+  /** Also keep `createdAt` (set on insert) and `updatedAt` (every write) in each document, as connect-mongo. */
+  timestamps?: boolean;
+  /** Write concern for set/touch/destroy/clear (connect-mongo's `writeOperationOptions`). */
+  writeOperationOptions?: WriteConcernSettings;
+}
+
+/** Seconds in 14 days: connect-mongo's default ttl. */
+export const DEFAULT_MONGO_TTL_SECONDS = 14 * 24 * 60 * 60;
+
+/** Duck-typed so that a client from another copy of the `mongodb` package is recognised too. */
+export function isMongoClient(value: unknown): value is MongoClient {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as MongoClient).db === 'function' &&
+    typeof (value as MongoClient).connect === 'function' &&
+    typeof (value as MongoClient).on === 'function'
+  );
+}

@@ -1,0 +1,158 @@
+/**
+ * The example app (examples/app.ts) over real HTTP on an ephemeral port, on SQLiteStore with a temp file:
+ * login → visit counter → regenerate → logout, and `npm start`'s entry point started and stopped with SIGTERM.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../examples/app.js';
+import { openStore, type OpenedStore } from '../examples/stores.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dir = mkdtempSync(join(tmpdir(), 'example-app-'));
+let opened: OpenedStore;
+let server: Server;
+let base: string;
+
+beforeAll(async () => {
+  opened = await openStore('sqlite', { SQLITE_FILE: join(dir, 'sessions.db') });
+  server = createApp(opened.store, { secret: 'test secret' }).listen(0, '127.0.0.1');
+  await new Promise<void>((resolve) => server.once('listening', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await new Promise<void>((resolve) => server?.close(() => resolve()));
+  await opened?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+interface State {
+  user: string | null;
+  visits: number;
+  sid: string | null;
+  sessions: number;
+}
+
+/** A browser's cookie jar for one user: just the `sid` cookie. */
+class Browser {
+  cookie: string | undefined;
+
+  async request(path: string, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    if (this.cookie) headers.set('cookie', this.cookie);
+    const res = await fetch(base + path, { ...init, headers, redirect: 'manual' });
+    for (const line of res.headers.getSetCookie()) {
+      const [pair] = line.split(';');
+      const value = pair!.slice(pair!.indexOf('=') + 1);
+      this.cookie = value === '' || /expires=Thu, 01 Jan 1970/i.test(line) ? undefined : pair;
+    }
+    return res;
+  }
+
+  async state(): Promise<State> {
+    return (await (await this.request('/api/session')).json()) as State;
+  }
+
+  post(path: string, form: Record<string, string> = {}): Promise<Response> {
+    return this.request(path, { method: 'POST', body: new URLSearchParams(form) });
+  }
+}
+
+describe('example app', () => {
+  it('runs login → visit counter → regenerate → logout over HTTP', async () => {
+    const ada = new Browser();
+    expect(await ada.state()).toEqual({ user: null, visits: 0, sid: null, sessions: 0 });
+    expect(ada.cookie).toBeUndefined(); // saveUninitialized: false
+
+    const home = await ada.request('/');
+    expect(home.status).toBe(200);
+    expect(await home.text()).toContain('action="/login"');
+    expect(ada.cookie).toMatch(/^sid=/);
+    const anonymous = ada.cookie;
+
+    const login = await ada.post('/login', { name: 'Ada <admin> & "co"' });
+    expect(login.status).toBe(303);
+    expect(login.headers.get('location')).toBe('/');
+    expect(ada.cookie).not.toBe(anonymous); // a new id at login
+    const page = await (await ada.request('/')).text();
+    expect(page).toContain('Logged in as <b>Ada &#60;admin&#62; &#38; &#34;co&#34;</b>');
+    await ada.request('/');
+    const loggedIn = await ada.state();
+    expect(loggedIn).toMatchObject({ user: 'Ada <admin> & "co"', visits: 3, sessions: 1 });
+
+    // The pre-login session is gone from the store.
+    const stale = new Browser();
+    stale.cookie = anonymous;
+    expect(await stale.state()).toMatchObject({ user: null, visits: 0 });
+
+    const before = ada.cookie;
+    const regen = await ada.request('/regenerate', { method: 'POST', headers: { accept: 'application/json' } });
+    expect(await regen.json()).toEqual({ ok: true });
+    expect(ada.cookie).not.toBe(before);
+    const after = await ada.state();
+    expect(after).toMatchObject({ user: 'Ada <admin> & "co"', visits: 3, sessions: 1 });
+    expect(after.sid).not.toBe(loggedIn.sid);
+    stale.cookie = before;
+    expect((await stale.state()).user).toBeNull();
+
+    const bob = new Browser();
+    await bob.post('/login', { name: 'Bob' });
+    expect(await bob.state()).toMatchObject({ user: 'Bob', sessions: 2 });
+    expect(await opened.store.length()).toBe(2);
+
+    const logout = await ada.post('/logout');
+    expect(logout.status).toBe(303);
+    expect(ada.cookie).toBeUndefined();
+    expect(await ada.state()).toEqual({ user: null, visits: 0, sid: null, sessions: 1 });
+    expect(await opened.store.length()).toBe(1);
+  });
+
+  it('rejects an empty or overlong name', async () => {
+    const eve = new Browser();
+    expect((await eve.post('/login', { name: '  ' })).status).toBe(400);
+    expect((await eve.post('/login', { name: 'x'.repeat(65) })).status).toBe(400);
+    expect(eve.cookie).toBeUndefined();
+  });
+
+  it('openStore() refuses an unknown SESSION_STORE', async () => {
+    await expect(openStore('cassandra', {})).rejects.toThrow(/SESSION_STORE must be one of/);
+  });
+
+  it('`npm start` entry prints its URL, serves, and shuts down cleanly on SIGTERM', { timeout: 30_000 }, async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'examples/app.ts'], {
+      cwd: root,
+      env: { ...process.env, PORT: '0', SQLITE_FILE: join(dir, 'main.db'), SESSION_SECRET: 's', SESSION_STORE: 'sqlite' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk));
+    child.stderr.on('data', (chunk: Buffer) => (out += chunk));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no URL printed: ${out}`)), 20_000);
+        child.stdout.on('data', () => {
+          const m = /on (http:\/\/localhost:\d+)/.exec(out);
+          if (m) {
+            clearTimeout(timer);
+            resolve(m[1]!);
+          }
+        });
+      });
+      expect(out).toContain('SQLite file');
+      const res = await fetch(`${url}/`);
+      expect(res.status).toBe(200);
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(out).toContain('SIGTERM: closing');
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+});

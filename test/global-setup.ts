@@ -1,0 +1,47 @@
+/**
+ * Vitest global setup: starts the shared Redis, PostgreSQL and MongoDB-compatible servers once per run,
+ * prints what each backend runs against, hands them to the workers (provide/inject, see test/servers), and
+ * stops them at teardown. A missing server fails the run here when it is required (CI set or
+ * SESSION_STORES_REQUIRE_ALL=1), so the problem is reported once instead of in every file.
+ */
+import type { TestProject } from 'vitest/node';
+import { requireServer, startSharedServer, type RunningServer } from './servers/shared.js';
+import type { SharedServers } from './servers/index.js';
+import type { Kind } from './servers/types.js';
+
+const KINDS: Kind[] = ['redis', 'postgres', 'mongo'];
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const t0 = Date.now();
+  const results = await Promise.allSettled(KINDS.map((k) => startSharedServer(k)));
+  const running: RunningServer[] = [];
+  const servers: SharedServers = {};
+  const failures: string[] = [];
+  const lines: string[] = [];
+  results.forEach((r, i) => {
+    const kind = KINDS[i]!;
+    if (r.status === 'fulfilled') {
+      // Only plain data crosses to the workers (a local server also carries stop/start methods).
+      const { url, source, description } = r.value;
+      const info = { kind, url, source, description };
+      running.push(r.value);
+      servers[kind] = info;
+      lines.push(`${kind}: ${info.description} (${info.url})`);
+    } else {
+      const missing = (r.reason as Error).message;
+      servers[kind] = { kind, missing };
+      lines.push(`${kind}: MISSING: ${missing}`);
+      if (requireServer(kind)) failures.push(`${kind}: ${missing}`);
+    }
+  });
+  const stopAll = async () => {
+    await Promise.allSettled(running.map((s) => s.close()));
+  };
+  process.stdout.write(`\nsession-stores test servers (${Date.now() - t0} ms):\n${lines.map((l) => `  ${l}\n`).join('')}\n`);
+  if (failures.length) {
+    await stopAll();
+    throw new Error(`required test servers are missing (CI or SESSION_STORES_REQUIRE_ALL=1):\n${failures.join('\n')}`);
+  }
+  project.provide('sessionStoresServers', servers);
+  return stopAll;
+}

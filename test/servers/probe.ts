@@ -1,0 +1,49 @@
+// Readiness checks that double as version reports: the test output must say what each backend really ran on.
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { MongoClient } from 'mongodb';
+
+/** Returns e.g. "redis 7.0.15" once the server answers commands. */
+export async function probeRedis(url: string): Promise<string> {
+  const client = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: 3000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    const info = await client.info('server');
+    const field = (k: string) => new RegExp(`^${k}:(.*)$`, 'm').exec(info)?.[1]?.trim();
+    return `${field('server_name') ?? 'redis'} ${field('redis_version') ?? '?'}`;
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** Returns e.g. "PostgreSQL 15.14" once the server accepts queries (not merely connections). */
+export async function probePostgres(url: string): Promise<string> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    const { rows } = await client.query<{ server_version: string }>('SHOW server_version');
+    return `PostgreSQL ${rows[0]!.server_version.split(' ')[0]}`;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** Returns "MongoDB 8.0.4" or, for FerretDB behind a URL, "FerretDB 1.24.2 (MongoDB 7.0.42 API)". */
+export async function probeMongo(url: string): Promise<string> {
+  const client = new MongoClient(url, { serverSelectionTimeoutMS: 3000, connectTimeoutMS: 3000 });
+  try {
+    await client.connect();
+    const info = await client.db('admin').command({ buildInfo: 1 });
+    if (info.ferretdbVersion) return `FerretDB ${String(info.ferretdbVersion).replace(/^v/, '')} (MongoDB ${info.version} API)`;
+    return `MongoDB ${info.version}`;
+  } finally {
+    await client.close().catch(() => {});
+  }
+}

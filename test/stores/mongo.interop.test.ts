@@ -1,0 +1,177 @@
+/**
+ * MongoStore ⇄ connect-mongo 6, both ways: what one writes the other reads, touches and lists, for both
+ * `stringify` settings, and a live app switched from one store to the other keeps its users logged in.
+ * connect-mongo runs with `autoRemove: 'disabled'` / `'interval'` because FerretDB rejects its TTL index.
+ */
+import type { SessionData, Store } from 'express-session';
+import ConnectMongo from 'connect-mongo';
+import { MongoClient } from 'mongodb';
+import { afterAll, describe, expect, it } from 'vitest';
+import { MongoStore } from '../../stores/mongo/index.js';
+import { startApp } from '../conformance/http-app.js';
+import { describeWithServer, uniqueName } from '../servers/index.js';
+
+const HOUR = 3_600_000;
+
+function sess(expiresAt: number | null, data: Record<string, unknown> = {}): SessionData {
+  return {
+    cookie: {
+      originalMaxAge: expiresAt === null ? null : expiresAt - Date.now(),
+      expires: expiresAt === null ? null : new Date(expiresAt),
+      httpOnly: true,
+      path: '/',
+    },
+    ...data,
+  } as unknown as SessionData;
+}
+
+/** Calls a callback-style store method the way express-session does. */
+function call<T = unknown>(store: Store, method: 'get' | 'set' | 'touch' | 'destroy' | 'all' | 'length', ...args: unknown[]): Promise<T> {
+  return new Promise((resolve, reject) => {
+    (store as unknown as Record<string, (...a: unknown[]) => void>)[method]!.call(store, ...args, (err: unknown, value: T) =>
+      err ? reject(err) : resolve(value),
+    );
+  });
+}
+
+const toJson = (value: unknown): unknown => JSON.parse(JSON.stringify(value));
+
+await describeWithServer('mongo', 'MongoStore ⇄ connect-mongo 6', (server) => {
+  const dbName = uniqueName('mongo_interop');
+  const client = new MongoClient(server.url);
+  const ours: MongoStore[] = [];
+  afterAll(async () => {
+    for (const store of ours) await store.close();
+    await client
+      .db(dbName)
+      .dropDatabase()
+      .catch(() => {});
+    await client.close();
+  });
+
+  /** A pair on one collection. connect-mongo's close() would close the shared client: it is never called. */
+  function pair(options: { stringify?: boolean; touchAfter?: number } = {}): { theirs: Store; mine: MongoStore; name: string } {
+    const name = uniqueName('c');
+    const theirs = ConnectMongo.create({ client, dbName, collectionName: name, autoRemove: 'disabled', ...options }) as unknown as Store;
+    const mine = new MongoStore({ client, dbName, collectionName: name, autoRemove: 'disabled', ...options });
+    ours.push(mine);
+    return { theirs, mine, name };
+  }
+
+  for (const stringify of [true, false]) {
+    describe(`stringify: ${stringify}`, () => {
+      it('connect-mongo writes, MongoStore reads (data and exact expiry)', async () => {
+        const { theirs, mine } = pair({ stringify });
+        const expires = Date.now() + HOUR;
+        const written = sess(expires, { user: 'alice', roles: ['admin'], nested: { n: 1 } });
+        await call(theirs, 'set', 'cm-1', written);
+        const got = await mine.get('cm-1');
+        expect(toJson(got)).toEqual(toJson(written));
+        expect(new Date(got!.cookie.expires as unknown as string).getTime()).toBe(expires);
+      });
+
+      it('MongoStore writes, connect-mongo reads', async () => {
+        const { theirs, mine } = pair({ stringify });
+        const written = sess(Date.now() + HOUR, { user: 'bob', n: 2 });
+        await mine.set('ours-1', written);
+        expect(toJson(await call(theirs, 'get', 'ours-1'))).toEqual(toJson(written));
+        expect(await call(theirs, 'length')).toBe(1);
+        const all = await call<unknown[]>(theirs, 'all');
+        expect(toJson(all)).toEqual([toJson(written)]);
+      });
+
+      it('each touches what the other wrote', async () => {
+        const { theirs, mine } = pair({ stringify });
+        const first = Date.now() + HOUR;
+        await call(theirs, 'set', 'a', sess(first, { who: 'theirs' }));
+        await mine.set('b', sess(first, { who: 'ours' }));
+        const later = first + HOUR;
+        await mine.touch('a', sess(later, { who: 'theirs' }));
+        await call(theirs, 'touch', 'b', sess(later, { who: 'ours' }));
+        const a = await mine.get('a');
+        const b = await mine.get('b');
+        expect(new Date(a!.cookie.expires as unknown as string).getTime()).toBe(later);
+        expect(new Date(b!.cookie.expires as unknown as string).getTime()).toBe(later);
+        expect(a).toMatchObject({ who: 'theirs' });
+        expect(b).toMatchObject({ who: 'ours' });
+      });
+
+      it('destroy and clear work across', async () => {
+        const { theirs, mine } = pair({ stringify });
+        await call(theirs, 'set', 'x', sess(Date.now() + HOUR));
+        await mine.set('y', sess(Date.now() + HOUR));
+        await mine.destroy('x');
+        await call(theirs, 'destroy', 'y');
+        expect(await mine.length()).toBe(0);
+        expect(await call(theirs, 'get', 'x')).toBeNull();
+      });
+    });
+  }
+
+  it('a browser-session cookie gets each store’s 14-day default ttl', async () => {
+    const { theirs, mine, name } = pair();
+    const before = Date.now();
+    await call(theirs, 'set', 'cm', sess(null));
+    await mine.set('ours', sess(null));
+    const docs = await client.db(dbName).collection(name).find({}).toArray();
+    for (const doc of docs) {
+      const ms = (doc.expires as Date).getTime() - before;
+      expect(ms).toBeGreaterThanOrEqual(14 * 24 * HOUR - 1000);
+      expect(ms).toBeLessThanOrEqual(14 * 24 * HOUR + 1000);
+    }
+    expect(await mine.get('cm')).toMatchObject({ cookie: { expires: null } });
+  });
+
+  it('touchAfter: connect-mongo reads the lastModified MongoStore writes, and skips its touch', async () => {
+    const { theirs, mine, name } = pair({ touchAfter: 3600 });
+    const first = Date.now() + HOUR;
+    await mine.set('lazy', sess(first, { n: 1 }));
+    const loaded = await call<SessionData & { lastModified?: Date }>(theirs, 'get', 'lazy');
+    expect(loaded.lastModified).toBeInstanceOf(Date);
+    await call(theirs, 'touch', 'lazy', { ...loaded, cookie: { ...loaded.cookie, expires: new Date(first + HOUR) } });
+    const doc = await client
+      .db(dbName)
+      .collection(name)
+      .findOne({ _id: 'lazy' as never });
+    expect((doc!.expires as Date).getTime()).toBe(first); // connect-mongo skipped the write within touchAfter
+  });
+
+  it("connect-mongo's autoRemove 'interval' store and MongoStore share a collection", async () => {
+    const name = uniqueName('c');
+    const own = new MongoClient(server.url);
+    const theirs = ConnectMongo.create({ client: own, dbName, collectionName: name, autoRemove: 'interval' }) as unknown as Store & {
+      close(): Promise<void>;
+    };
+    const mine = new MongoStore({ client, dbName, collectionName: name, autoRemove: 'interval' });
+    ours.push(mine);
+    await call(theirs, 'set', 'i', sess(Date.now() + HOUR, { v: 1 }));
+    expect(await mine.get('i')).toMatchObject({ v: 1 });
+    await theirs.close(); // clears its timer and closes `own`
+  });
+
+  it('a live app switched from connect-mongo to MongoStore and back keeps its users logged in', async () => {
+    const { theirs, mine } = pair();
+    const cm = await startApp(theirs);
+    let cookie: string;
+    try {
+      const login = await fetch(`${cm.url}/login`);
+      cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+      await fetch(`${cm.url}/count`, { headers: { cookie } });
+    } finally {
+      await cm.close();
+    }
+    const app = await startApp(mine);
+    try {
+      expect(await (await fetch(`${app.url}/me`, { headers: { cookie } })).json()).toEqual({ user: 'alice' });
+      expect(await (await fetch(`${app.url}/count`, { headers: { cookie } })).text()).toBe('2');
+    } finally {
+      await app.close();
+    }
+    const back = await startApp(theirs);
+    try {
+      expect(await (await fetch(`${back.url}/count`, { headers: { cookie } })).text()).toBe('3');
+    } finally {
+      await back.close();
+    }
+  });
+});

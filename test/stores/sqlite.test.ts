@@ -1,0 +1,367 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Database from 'better-sqlite3';
+import type { SessionData } from 'express-session';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { isSessionStoreError } from '../../shared/errors.js';
+import { conformance } from '../conformance/index.js';
+import { SQLiteStore, type SQLiteStoreOptions } from '../../stores/sqlite/index.js';
+import SQLiteStoreDefault from '../../stores/sqlite/index.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'sqlite-store-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let fileCounter = 0;
+const tempFile = (): string => join(dir, `t${++fileCounter}.db`);
+
+const opened: SQLiteStore[] = [];
+const dbs: Database.Database[] = [];
+afterEach(async () => {
+  for (const store of opened.splice(0)) if (!store.closed) await store.close();
+  for (const db of dbs.splice(0)) if (db.open) db.close();
+});
+
+function open(options: SQLiteStoreOptions | Database.Database): SQLiteStore {
+  const store = new SQLiteStore(options);
+  opened.push(store);
+  return store;
+}
+
+function memoryDb(): Database.Database {
+  const db = new Database(':memory:');
+  dbs.push(db);
+  return db;
+}
+
+function sess(expiresAt: number | null, data: Record<string, unknown> = {}): SessionData {
+  return {
+    cookie: {
+      originalMaxAge: expiresAt === null ? null : expiresAt - Date.now(),
+      expires: expiresAt === null ? null : new Date(expiresAt),
+      httpOnly: true,
+      path: '/',
+    },
+    ...data,
+  } as unknown as SessionData;
+}
+
+const HOUR = 3_600_000;
+
+// The whole suite twice: on one shared database handed in as `client` (a table per namespace), and with every
+// store opening the same file itself (WAL, its own connection, closed by close()).
+{
+  const shared = new Database(join(dir, 'conformance-shared.db'));
+  // As an app that owns its database would set it up; in the default rollback-journal mode with
+  // synchronous=FULL every write costs a few fsyncs (1000 parallel sets take ~10 s instead of ~0.2 s).
+  shared.pragma('journal_mode = WAL');
+  shared.pragma('synchronous = NORMAL');
+  afterAll(() => shared.close());
+  let tables = 0;
+  conformance({
+    test: it,
+    describe,
+    name: 'SQLiteStore conformance (shared client)',
+    capabilities: { namespaces: true },
+    factory: (hints) =>
+      new SQLiteStore({
+        client: shared,
+        tableName: hints?.namespace !== undefined ? `ns_${hints.namespace}` : `t_${++tables}`,
+        ttl: hints?.ttl,
+        touchAfter: hints?.touchAfter,
+        disableTouch: hints?.disableTouch,
+      }),
+  });
+
+  const file = join(dir, 'conformance-own.db');
+  conformance({
+    test: it,
+    describe,
+    name: 'SQLiteStore conformance (store opens the file)',
+    capabilities: { namespaces: true },
+    factory: (hints) =>
+      new SQLiteStore({
+        filename: file,
+        tableName: hints?.namespace !== undefined ? `ns_${hints.namespace}` : `t_${++tables}`,
+        ttl: hints?.ttl,
+        touchAfter: hints?.touchAfter,
+        disableTouch: hints?.disableTouch,
+      }),
+  });
+}
+
+describe('SQLiteStore: layout (better-sqlite3-session-store compatible)', () => {
+  it('exports the class as named and default export', () => {
+    expect(SQLiteStoreDefault).toBe(SQLiteStore);
+  });
+
+  it('creates sessions(sid, sess, expire) plus an index on expire, and writes ISO expiry with ms', async () => {
+    const db = memoryDb();
+    const store = open(db);
+    const expires = Date.UTC(2099, 0, 2, 3, 4, 5, 678);
+    const written = sess(expires, { n: 1 });
+    await store.set('abc', written);
+    const columns = db.prepare(`PRAGMA table_info(sessions)`).all() as Array<{ name: string; type: string; notnull: number; pk: number }>;
+    expect(columns.map((c) => [c.name, c.type, c.notnull, c.pk])).toEqual([
+      ['sid', 'TEXT', 1, 1],
+      ['sess', 'JSON', 1, 0],
+      ['expire', 'TEXT', 1, 0],
+    ]);
+    const indexes = db
+      .prepare(`SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'sessions' AND sql IS NOT NULL`)
+      .all();
+    expect(indexes).toEqual([{ name: 'sessions_expire_idx', sql: 'CREATE INDEX "sessions_expire_idx" ON "sessions" (expire)' }]);
+    const row = db.prepare('SELECT sid, sess, expire, typeof(expire) AS t FROM sessions').get() as Record<string, unknown>;
+    expect(row).toEqual({ sid: 'abc', sess: JSON.stringify(written), expire: '2099-01-02T03:04:05.678Z', t: 'text' });
+  });
+
+  it('uses the expire index for length and pruning', () => {
+    const db = memoryDb();
+    open(db);
+    const plan = (sql: string): string =>
+      (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all('2030-01-01T00:00:00.000Z') as Array<{ detail: string }>)
+        .map((r) => r.detail)
+        .join(' | ');
+    expect(plan('SELECT COUNT(*) FROM "sessions" WHERE expire > ?')).toMatch(/sessions_expire_idx/);
+    expect(plan('SELECT rowid FROM "sessions" WHERE expire <= ? LIMIT 10')).toMatch(/sessions_expire_idx/);
+  });
+
+  it('keeps millisecond expiry and never returns an expired session', async () => {
+    const store = open(memoryDb());
+    await store.set('ms', sess(Date.now() + 40));
+    expect(await store.get('ms')).not.toBeNull();
+    await sleep(60);
+    expect(await store.get('ms')).toBeNull();
+    expect(await store.length()).toBe(0);
+    expect(await store.ids()).toEqual([]);
+  });
+
+  it('clamps expiries past year 9999 so they still compare correctly as text', async () => {
+    const db = memoryDb();
+    const store = open({ client: db, ttl: 1e12 });
+    await store.set('far', sess(null));
+    expect(db.prepare('SELECT expire FROM sessions').pluck().get()).toBe('9999-12-31T23:59:59.999Z');
+    expect(await store.length()).toBe(1);
+    await store.touch('far', sess(null));
+    expect(await store.get('far')).not.toBeNull();
+  });
+
+  it('reads a row whose sess looks numeric back as the text that was stored', async () => {
+    const store = open({
+      client: memoryDb(),
+      serializer: { stringify: () => '12e3' as string, parse: (s: string) => ({ cookie: {}, s }) as unknown as SessionData },
+    });
+    await store.set('num', sess(Date.now() + HOUR));
+    expect(await store.get('num')).toMatchObject({ s: '12e3' });
+  });
+});
+
+describe('SQLiteStore: touch', () => {
+  it('moves only the expiry, never creates and never resurrects', async () => {
+    const db = memoryDb();
+    const store = open(db);
+    await store.touch('missing', sess(Date.now() + HOUR));
+    expect(db.prepare('SELECT COUNT(*) FROM sessions').pluck().get()).toBe(0);
+
+    await store.set('t', sess(Date.now() + HOUR, { v: 1 }));
+    const later = Date.now() + 2 * HOUR;
+    await store.touch('t', sess(later, { v: 999 }));
+    expect(await store.get('t')).toMatchObject({ v: 1, cookie: { expires: new Date(later).toISOString() } });
+
+    await store.set('dead', sess(Date.now() + 20));
+    await sleep(40);
+    await store.touch('dead', sess(Date.now() + HOUR));
+    expect(await store.get('dead')).toBeNull();
+    expect(db.prepare(`SELECT expire < ? FROM sessions WHERE sid = 'dead'`).pluck().get(new Date().toISOString())).toBe(1);
+  });
+});
+
+describe('SQLiteStore: table name', () => {
+  it('quotes hostile table names: they name a table, never run SQL', async () => {
+    const db = memoryDb();
+    db.exec('CREATE TABLE victim (x)');
+    const hostile = ['x"; DROP TABLE victim; --', 'a.b', "it's", 'sp ace', '"', 'ünï"côdé', 'sessions_expire_idx2'];
+    for (const name of hostile) {
+      const store = open({ client: db, tableName: name, pruneIntervalMs: false });
+      await store.set('s', sess(Date.now() + HOUR, { name }));
+      expect(await store.get('s')).toMatchObject({ name });
+      expect(await store.length()).toBe(1);
+      expect(await store.prune()).toBe(0);
+      await store.clear();
+    }
+    const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).pluck().all();
+    expect(tables).toEqual(expect.arrayContaining(['victim', ...hostile]));
+  });
+
+  it('isolates tables in one database', async () => {
+    const db = memoryDb();
+    const a = open({ client: db, tableName: 'a' });
+    const b = open({ client: db, tableName: 'b' });
+    await a.set('s', sess(Date.now() + HOUR, { from: 'a' }));
+    expect(await b.get('s')).toBeNull();
+    await b.clear();
+    expect(await a.length()).toBe(1);
+  });
+
+  it.each([[''], ['sqlite_master'], ['SQLITE_x'], ['a\u0000b'], ['x'.repeat(129)], [42]])('rejects table name %j', (name) => {
+    const err = captureError(() => new SQLiteStore({ client: memoryDb(), tableName: name as string }));
+    expect(isSessionStoreError(err, 'SESSION_STORE_INVALID_OPTION')).toBe(true);
+  });
+});
+
+describe('SQLiteStore: opening and closing', () => {
+  it('needs a client or a filename', () => {
+    expect(
+      isSessionStoreError(
+        captureError(() => new SQLiteStore({})),
+        'SESSION_STORE_INVALID_OPTION',
+      ),
+    ).toBe(true);
+    expect(
+      isSessionStoreError(
+        captureError(() => new SQLiteStore({ client: {} as Database.Database })),
+        'SESSION_STORE_INVALID_OPTION',
+      ),
+    ).toBe(true);
+    const closed = new Database(':memory:');
+    closed.close();
+    expect(
+      isSessionStoreError(
+        captureError(() => new SQLiteStore(closed)),
+        'SESSION_STORE_INVALID_OPTION',
+      ),
+    ).toBe(true);
+  });
+
+  it('opens a file in WAL mode with a busy timeout and synchronous=NORMAL, and closes it on close()', async () => {
+    const store = open({ filename: tempFile() });
+    const db = store.database;
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.pragma('busy_timeout', { simple: true })).toBe(5000);
+    expect(db.pragma('synchronous', { simple: true })).toBe(1);
+    await store.close();
+    expect(db.open).toBe(false);
+    await store.close(); // idempotent
+    expect(isSessionStoreError(await store.get('x').catch((e: unknown) => e), 'SESSION_STORE_CLOSED')).toBe(true);
+  });
+
+  it('honours busyTimeoutMs and databaseOptions when it opens the file', () => {
+    const file = tempFile();
+    new Database(file).close();
+    const store = open({ filename: file, busyTimeoutMs: 250, databaseOptions: { fileMustExist: true } });
+    expect(store.database.pragma('busy_timeout', { simple: true })).toBe(250);
+    expect(
+      () => new SQLiteStore({ filename: join(dir, 'absent.db'), databaseOptions: { fileMustExist: true }, pruneIntervalMs: 10 }),
+    ).toThrow();
+  });
+
+  it('never closes nor reconfigures a database it was given', async () => {
+    const file = tempFile();
+    const db = new Database(file, { timeout: 1234 });
+    dbs.push(db);
+    const store = open(db);
+    expect(db.pragma('journal_mode', { simple: true })).toBe('delete');
+    expect(db.pragma('busy_timeout', { simple: true })).toBe(1234);
+    await store.set('s', sess(Date.now() + HOUR));
+    await store.close();
+    expect(db.open).toBe(true);
+    expect(db.prepare('SELECT COUNT(*) FROM sessions').pluck().get()).toBe(1);
+  });
+
+  it('switches a given database to WAL only when asked', () => {
+    const db = new Database(tempFile());
+    dbs.push(db);
+    const store = open({ client: db, wal: true, busyTimeoutMs: 777 });
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.pragma('busy_timeout', { simple: true })).toBe(777);
+    expect(store.database).toBe(db);
+  });
+
+  it('lets other statements run while all() / ids() page through many rows', async () => {
+    const store = open({ filename: tempFile() });
+    const insert = store.database.prepare('INSERT INTO sessions VALUES (?, ?, ?)');
+    const expire = new Date(Date.now() + HOUR).toISOString();
+    store.database.transaction(() => {
+      for (let i = 0; i < 1234; i++) insert.run(`sid-${String(i).padStart(5, '0')}`, JSON.stringify({ cookie: {}, i }), expire);
+    })();
+    const [ids, all] = await Promise.all([
+      store.ids(),
+      store.all(),
+      store.set('zzz-late', sess(Date.now() + HOUR)),
+      store.get('sid-00001'),
+    ]);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids.filter((s) => s.startsWith('sid-'))).toHaveLength(1234);
+    expect(Object.keys(all).filter((s) => s.startsWith('sid-'))).toHaveLength(1234);
+    expect(all['sid-01000']).toMatchObject({ i: 1000 });
+  });
+});
+
+describe('SQLiteStore: pruning', () => {
+  class CountingStore extends SQLiteStore {
+    batches: number[] = [];
+    protected override async _pruneBatch(now: number, limit: number): Promise<number> {
+      const n = await super._pruneBatch(now, limit);
+      this.batches.push(n);
+      return n;
+    }
+  }
+
+  it('deletes expired sessions in bounded batches and keeps live ones', async () => {
+    const store = new CountingStore({ filename: tempFile(), pruneBatchSize: 1000, pruneIntervalMs: false });
+    opened.push(store);
+    const db = store.database;
+    const insert = db.prepare('INSERT INTO sessions VALUES (?, ?, ?)');
+    const past = new Date(Date.now() - 1000).toISOString();
+    const future = new Date(Date.now() + HOUR).toISOString();
+    db.transaction(() => {
+      for (let i = 0; i < 2500; i++) insert.run(`old-${i}`, '{"cookie":{}}', past);
+      for (let i = 0; i < 10; i++) insert.run(`live-${i}`, '{"cookie":{}}', future);
+    })();
+    expect(await store.prune()).toBe(2500);
+    expect(store.batches).toEqual([1000, 1000, 500]);
+    expect(db.prepare('SELECT COUNT(*) FROM sessions').pluck().get()).toBe(10);
+    expect(await store.length()).toBe(10);
+  });
+
+  it('prunes on its own schedule when pruneIntervalMs is set', async () => {
+    const store = open({ client: memoryDb(), pruneIntervalMs: 20 });
+    await store.set('short', sess(Date.now() + 5));
+    await sleep(120);
+    expect(store.database.prepare('SELECT COUNT(*) FROM sessions').pluck().get()).toBe(0);
+  });
+
+  it('accepts better-sqlite3-session-store expired options as aliases', async () => {
+    const withClearFalse = open({ client: memoryDb(), expired: { clear: false, intervalMs: 10 } });
+    const withInterval = open({ client: memoryDb(), expired: { intervalMs: 20 } });
+    const overridden = open({ client: memoryDb(), expired: { intervalMs: 20 }, pruneIntervalMs: false });
+    for (const store of [withClearFalse, withInterval, overridden]) await store.set('short', sess(Date.now() + 5));
+    await sleep(120);
+    const rows = (s: SQLiteStore): unknown => s.database.prepare('SELECT COUNT(*) FROM sessions').pluck().get();
+    expect([rows(withClearFalse), rows(withInterval), rows(overridden)]).toEqual([1, 0, 1]);
+  });
+
+  it('a failed constructor leaves no pruning timer behind', async () => {
+    let runs = 0;
+    class Watched extends SQLiteStore {
+      protected override async _pruneBatch(): Promise<number> {
+        runs++;
+        return 0;
+      }
+    }
+    const err = captureError(() => new Watched({ filename: join(dir, 'no', 'such', 'dir.db'), pruneIntervalMs: 1 }));
+    expect(String(err)).toMatch(/directory does not exist/);
+    await sleep(30);
+    expect(runs).toBe(0);
+  });
+});
+
+function captureError(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (err) {
+    return err;
+  }
+  return undefined;
+}
