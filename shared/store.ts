@@ -26,8 +26,7 @@ export type SessionMap = Record<string, SessionData>;
  * when someone listens, so an unobserved failure never crashes the process.
  */
 export abstract class SessionStore<Stored = string> extends session.Store {
-  /** What this store can do (see {@link StoreCapabilities}). */
-  readonly supports: Readonly<StoreCapabilities>;
+  #supports: Readonly<StoreCapabilities>;
 
   readonly #backend: BackendInfo;
   readonly #ttl: Ttl;
@@ -98,7 +97,7 @@ export abstract class SessionStore<Stored = string> extends session.Store {
     this.#pruneBatchSize = options.pruneBatchSize ?? 1000;
     assertNumberOption('pruneBatchSize', this.#pruneBatchSize, 1);
 
-    this.supports = Object.freeze({
+    this.#supports = Object.freeze({
       touch: !this.#disableTouch,
       lazyTouch: !this.#disableTouch && this.#touchAfterMs > 0,
       nativeExpiry: backend.nativeExpiry === true,
@@ -127,6 +126,16 @@ export abstract class SessionStore<Stored = string> extends session.Store {
       () => this.prune(),
       (err) => this.emitError(err),
     );
+  }
+
+  /** What this store can do (see {@link StoreCapabilities}). */
+  get supports(): Readonly<StoreCapabilities> {
+    return this.#supports;
+  }
+
+  /** For backends that learn only after start-up whether the server expires data itself (MongoDB TTL indexes). */
+  protected setNativeExpiry(native: boolean): void {
+    this.#supports = Object.freeze({ ...this.#supports, nativeExpiry: native });
   }
 
   // --- events ------------------------------------------------------------------------------------------------

@@ -129,6 +129,7 @@ export class MongoStore extends SessionStore<MongoSessionPayload> {
         }
         if ('error' in outcome) this.emitError(backendError(outcome.error, 'mongo createIndex'));
         this.#autoRemove = prunes ? 'interval' : 'disabled';
+        this.setNativeExpiry(false);
         if (prunes) this.startPruning(pruneMs);
       },
       () => {},
