@@ -10,6 +10,7 @@ export default defineConfig({
     sqlite: 'stores/sqlite/index.ts',
     file: 'stores/file/index.ts',
     conformance: 'test/conformance/index.ts',
+    cli: 'test/conformance/cli.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

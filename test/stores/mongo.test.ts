@@ -253,6 +253,7 @@ await describeWithServer('mongo', 'MongoStore', (server) => {
       if (isFerret) {
         // FerretDB answers createIndexes with expireAfterSeconds by NotImplemented (238): prune instead, quietly.
         expect(store.autoRemove).toBe('interval');
+        expect(store.supports.nativeExpiry).toBe(false);
         expect(expiresIndex?.expireAfterSeconds).toBeUndefined();
         await col.insertOne({ _id: 'old', session: '{}', expires: new Date(Date.now() - 1) });
         await col.insertOne({ _id: 'new', session: '{}', expires: new Date(Date.now() + HOUR) });
@@ -261,6 +262,7 @@ await describeWithServer('mongo', 'MongoStore', (server) => {
         expect(await col.countDocuments({ _id: 'new' })).toBe(1);
       } else {
         expect(store.autoRemove).toBe('native');
+        expect(store.supports.nativeExpiry).toBe(true);
         expect(expiresIndex?.expireAfterSeconds).toBe(0);
       }
       expect(unexpected).toEqual([]);
