@@ -40,6 +40,7 @@ export abstract class SessionStore<Stored = string> extends session.Store {
   #scheduler: Scheduler | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
+  #pruning: Promise<unknown> | undefined;
   #connected = true;
 
   // --- hooks for backends ------------------------------------------------------------------------------------
@@ -340,10 +341,12 @@ export abstract class SessionStore<Stored = string> extends session.Store {
       }
     };
     const exclusive = this._pruneExclusive;
-    const result: number | undefined = await this.#call('prune', () =>
+    const running = this.#call('prune', () =>
       typeof exclusive === 'function' ? exclusive.call<this, [() => Promise<number>], Promise<number | undefined>>(this, pass) : pass(),
     );
-    return result ?? 0;
+    // close() waits for a pass in progress, so a backend never has its connection released under a running batch.
+    this.#pruning = running.catch(() => undefined);
+    return (await running) ?? 0;
   }
 
   async #close(): Promise<void> {
@@ -351,6 +354,7 @@ export abstract class SessionStore<Stored = string> extends session.Store {
     this.#scheduler?.stop();
     this.#scheduler = undefined;
     this.#expiries.clear();
+    await this.#pruning;
     const close = this._close;
     if (typeof close === 'function') await this.#call('close', () => close.call(this));
   }

@@ -1,0 +1,147 @@
+import { createHash } from 'node:crypto';
+import { ErrorCode, SessionStoreError } from '../../shared/errors.js';
+
+/**
+ * The table layout. `'compatible'` is connect-pg-simple's (`sess json`, `expire timestamp(6)` without time zone);
+ * `'modern'` uses `jsonb` and `timestamptz`, whose instants do not depend on the session `TimeZone`.
+ */
+export type TableSchema = 'compatible' | 'modern';
+
+// PostgreSQL silently truncates longer identifiers (NAMEDATALEN - 1 bytes), so two long names could collide.
+const MAX_IDENTIFIER_BYTES = 63;
+
+/**
+ * `name` as a quoted SQL identifier (`"` doubled). Quoting makes any text inert; the checks reject what quoting
+ * cannot make safe or unambiguous: NUL (PostgreSQL cuts the string there), empty names and names PostgreSQL
+ * would truncate.
+ */
+export function quoteIdentifier(name: unknown, option: string): string {
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new SessionStoreError(ErrorCode.INVALID_OPTION, `${option} must be a non-empty string`);
+  }
+  if (name.includes('\u0000')) {
+    throw new SessionStoreError(ErrorCode.INVALID_OPTION, `${option} must not contain NUL characters`);
+  }
+  if (!name.isWellFormed()) {
+    throw new SessionStoreError(ErrorCode.INVALID_OPTION, `${option} contains a lone UTF-16 surrogate`);
+  }
+  if (Buffer.byteLength(name, 'utf8') > MAX_IDENTIFIER_BYTES) {
+    throw new SessionStoreError(ErrorCode.INVALID_OPTION, `${option} is longer than ${MAX_IDENTIFIER_BYTES} bytes`);
+  }
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** A signed 64-bit advisory lock key (as text, for a `$n::int8` parameter) derived from `label`. */
+export function lockKey(label: string): string {
+  return createHash('sha256').update(label).digest().readBigInt64BE(0).toString();
+}
+
+/** A prepared statement name that is unique to `text`, so stores with different tables can share a pool. */
+export function statementName(text: string): string {
+  return `session_stores_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`;
+}
+
+/** A statement with its prepared name: pass it to `pool.query({ ...statement, values })`. */
+export interface Statement {
+  name: string;
+  text: string;
+}
+
+const statement = (text: string): Statement => ({ name: statementName(text), text });
+
+// $n is epoch ms. to_timestamp(float8) rounds to whole microseconds, so ms survive exactly; assigning its
+// timestamptz to a `timestamp` column converts through the session TimeZone, exactly as connect-pg-simple does.
+const at = (n: number) => `to_timestamp($${n}::float8 / 1000)`;
+// Casting to timestamptz reads a `timestamp` column through the session TimeZone (the same conversion that
+// connect-pg-simple's `expire >= to_timestamp(...)` comparison applies) and is a no-op on a timestamptz column.
+const EXPIRES_MS = `round(extract(epoch from "expire"::timestamptz) * 1000)::float8`;
+
+/** Every statement a store runs against its table. */
+export interface Statements {
+  get: Statement;
+  set: Statement;
+  touch: Statement;
+  destroy: Statement;
+  entriesFirst: Statement;
+  entriesNext: Statement;
+  idsFirst: Statement;
+  idsNext: Statement;
+  length: Statement;
+  clear: Statement;
+  prune: Statement;
+  tryLock: Statement;
+  unlock: Statement;
+}
+
+/** The statements for the (already quoted, possibly schema-qualified) `table`. */
+export function statements(table: string): Statements {
+  const page = (after: boolean, columns: string) =>
+    statement(`SELECT ${columns} FROM ${table} WHERE "expire" > ${at(1)}${after ? ` AND "sid" > $3` : ''} ORDER BY "sid" LIMIT $2`);
+  const entryColumns = `"sid", "sess"::text AS data, ${EXPIRES_MS} AS expires`;
+  return {
+    get: statement(`SELECT "sess"::text AS data, ${EXPIRES_MS} AS expires FROM ${table} WHERE "sid" = $1`),
+    set: statement(
+      `INSERT INTO ${table} ("sid", "sess", "expire") VALUES ($1, $2, ${at(3)}) ` +
+        `ON CONFLICT ("sid") DO UPDATE SET "sess" = EXCLUDED."sess", "expire" = EXCLUDED."expire"`,
+    ),
+    // The condition on expire is what makes touch unable to resurrect a session that has just expired.
+    touch: statement(`UPDATE ${table} SET "expire" = ${at(2)} WHERE "sid" = $1 AND "expire" > ${at(3)}`),
+    destroy: statement(`DELETE FROM ${table} WHERE "sid" = $1`),
+    entriesFirst: page(false, entryColumns),
+    entriesNext: page(true, entryColumns),
+    idsFirst: page(false, '"sid"'),
+    idsNext: page(true, '"sid"'),
+    length: statement(`SELECT count(*)::float8 AS n FROM ${table} WHERE "expire" > ${at(1)}`),
+    // DELETE rather than TRUNCATE: TRUNCATE takes an ACCESS EXCLUSIVE lock that would stall every request.
+    clear: statement(`DELETE FROM ${table}`),
+    // A bounded batch: the sub-select picks at most $2 expired rows (SKIP LOCKED: never wait on a row a request is
+    // writing); the outer re-check keeps a row that was re-saved after the sub-select saw it.
+    prune: statement(
+      `DELETE FROM ${table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${table} WHERE "expire" <= ${at(1)} ` +
+        `ORDER BY "expire" LIMIT $2 FOR UPDATE SKIP LOCKED)) AND "expire" <= ${at(1)}`,
+    ),
+    tryLock: statement(`SELECT pg_try_advisory_lock($1::int8) AS acquired`),
+    unlock: statement(`SELECT pg_advisory_unlock($1::int8) AS released`),
+  };
+}
+
+/** Names PostgreSQL resolves `table` with: `"schema"."table"` or just `"table"` (through the search_path). */
+export interface TableName {
+  /** Quoted, possibly schema-qualified: ready for SQL text. */
+  qualified: string;
+  /** Quoted schema, when one was given. */
+  schema: string | undefined;
+  /** Quoted table name alone. */
+  table: string;
+  /** The unquoted table name (to derive index names). */
+  rawTable: string;
+}
+
+/** Quotes and checks `schemaName` and `tableName`. */
+export function tableName(schemaName: string | undefined, table: string): TableName {
+  const quotedTable = quoteIdentifier(table, 'tableName');
+  const schema = schemaName === undefined ? undefined : quoteIdentifier(schemaName, 'schemaName');
+  return { qualified: schema ? `${schema}.${quotedTable}` : quotedTable, schema, table: quotedTable, rawTable: table };
+}
+
+/**
+ * The DDL that creates the table and its expiry index (schema not included). connect-pg-simple names the index
+ * `IDX_session_expire` whatever the table, so two tables in one schema collide; we keep that name for the default
+ * table and derive one per table otherwise.
+ */
+export function createTableSql(name: TableName, schema: TableSchema): string[] {
+  const sess = schema === 'modern' ? 'jsonb' : 'json';
+  const expire = schema === 'modern' ? 'timestamptz(6)' : 'timestamp(6)';
+  const indexName = `IDX_${name.rawTable}_expire`;
+  const index =
+    Buffer.byteLength(indexName, 'utf8') <= MAX_IDENTIFIER_BYTES
+      ? `CREATE INDEX IF NOT EXISTS ${quoteIdentifier(indexName, 'index name')} ON ${name.qualified} ("expire")`
+      : // Too long to derive: let PostgreSQL pick a free name (the table was just created, so it has no such index).
+        `CREATE INDEX ON ${name.qualified} ("expire")`;
+  return [
+    `CREATE TABLE IF NOT EXISTS ${name.qualified} (` +
+      `"sid" varchar NOT NULL COLLATE "default", "sess" ${sess} NOT NULL, "expire" ${expire} NOT NULL, ` +
+      `PRIMARY KEY ("sid"))`,
+    index,
+  ];
+}
