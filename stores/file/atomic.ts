@@ -1,0 +1,92 @@
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { open, rename, unlink } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { join } from 'node:path';
+
+/**
+ * Temp files start with this: the leading dot keeps them out of every listing (no session name starts with a
+ * dot) and they carry no extension, so session-file-store's `*.json` listing skips them too.
+ */
+export const TEMP_PREFIX = '.~tmp-';
+
+let counter = 0;
+
+/** A temp file name no other writer (thread, process or host on a shared disk) can pick at the same time. */
+export function tempName(): string {
+  counter = (counter + 1) % 0x7fffffff;
+  return `${TEMP_PREFIX}${process.pid}-${counter}-${randomBytes(6).toString('hex')}`;
+}
+
+// Windows refuses to rename over a file another process has open (EPERM/EACCES/EBUSY); it clears in
+// milliseconds. Elsewhere those codes are real permission errors, so only Windows retries, silently.
+const RETRY_CODES = new Set(['EPERM', 'EACCES', 'EBUSY']);
+const RETRIES = process.platform === 'win32' ? 6 : 0;
+
+/** Runs a rename/unlink, retrying Windows' transient sharing violations with a tiny backoff. */
+export async function withSharingRetry<T>(op: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await op();
+    } catch (err) {
+      if (attempt >= RETRIES || !RETRY_CODES.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
+      await sleep(2 ** attempt * 5 + Math.random() * 5);
+    }
+  }
+}
+
+/**
+ * Writes `text` to a temp file in `dir` (optionally fsynced). Returns the temp path; the caller renames it into
+ * place. A writer killed at any moment leaves at most an orphaned temp file, never a torn session file.
+ */
+export async function writeTemp(dir: string, text: string, fsync: boolean): Promise<string> {
+  const temp = join(dir, tempName());
+  // O_EXCL: never write through a file (or symlink) someone else planted under our temp name.
+  const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+  try {
+    await handle.writeFile(text, 'utf8');
+    if (fsync) await handle.sync();
+  } catch (err) {
+    await handle.close().catch(() => {});
+    await unlink(temp).catch(() => {});
+    throw err;
+  }
+  await handle.close();
+  return temp;
+}
+
+/** Moves a finished temp file over `target` (atomic on POSIX; retried on Windows sharing violations). */
+export async function commit(temp: string, target: string, dir: string, fsync: boolean): Promise<void> {
+  try {
+    await withSharingRetry(() => rename(temp, target));
+  } catch (err) {
+    await unlink(temp).catch(() => {});
+    throw err;
+  }
+  if (fsync) await syncDir(dir);
+}
+
+/** Makes a rename durable (POSIX). Windows cannot open directories for syncing: there it is a no-op. */
+export async function syncDir(dir: string): Promise<void> {
+  let handle;
+  try {
+    handle = await open(dir, 'r');
+    await handle.sync();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EPERM' && code !== 'EISDIR' && code !== 'EINVAL' && code !== 'EACCES') throw err;
+  } finally {
+    await handle?.close();
+  }
+}
+
+/** Unlinks, ignoring a file that is already gone. */
+export async function removeFile(path: string): Promise<boolean> {
+  try {
+    await withSharingRetry(() => unlink(path));
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}

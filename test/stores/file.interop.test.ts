@@ -1,0 +1,169 @@
+/**
+ * Drop-in proof against session-file-store 1.5 on one directory, both ways: sessions it wrote are read (with its
+ * sliding expiry rule), touched and pruned by FileStore; sessions FileStore wrote are read, touched and rewritten
+ * by it, and FileStore still reads them correctly afterwards (its stale `__expires` copy is not trusted).
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import session from 'express-session';
+import type { SessionData, Store } from 'express-session';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { FileStore } from '../../stores/file/index.js';
+
+const require = createRequire(import.meta.url);
+const sessionFileStore = require('session-file-store') as (s: typeof session) => new (options: object) => Store;
+const LegacyFileStore = sessionFileStore(session);
+
+const outer = mkdtempSync(join(tmpdir(), 'file-interop-'));
+afterAll(() => rmSync(outer, { recursive: true, force: true }));
+const opened: FileStore[] = [];
+afterEach(async () => {
+  for (const store of opened.splice(0)) if (!store.closed) await store.close();
+});
+
+const HOUR = 3_600_000;
+let n = 0;
+
+function pair(ttl = 3600): { dir: string; ours: FileStore; legacy: Store; legacyApi: LegacyApi } {
+  const dir = join(outer, `d${++n}`);
+  const legacy = new LegacyFileStore({ path: dir, ttl, retries: 0, logFn() {}, reapInterval: -1 });
+  const ours = new FileStore({ path: dir, ttl, reapInterval: -1 });
+  opened.push(ours);
+  return { dir, ours, legacy, legacyApi: promisified(legacy) };
+}
+
+interface LegacyApi {
+  get(sid: string): Promise<SessionData | null>;
+  set(sid: string, s: SessionData): Promise<void>;
+  touch(sid: string, s: SessionData): Promise<void>;
+  length(): Promise<number>;
+}
+
+function promisified(store: Store): LegacyApi {
+  return {
+    get: (sid) => promisify(store.get.bind(store))(sid).then((s) => s ?? null) as Promise<SessionData | null>,
+    set: (sid, s) => promisify(store.set.bind(store))(sid, s) as Promise<void>,
+    touch: (sid, s) => promisify(store.touch!.bind(store))(sid, s) as Promise<void>,
+    length: () => promisify(store.length!.bind(store))() as Promise<number>,
+  };
+}
+
+/** What express-session hands a store: the JSON view of a session with a cookie. */
+function sess(maxAge: number | null, data: Record<string, unknown> = {}): SessionData {
+  return JSON.parse(
+    JSON.stringify({
+      cookie: { originalMaxAge: maxAge, expires: maxAge === null ? null : new Date(Date.now() + maxAge), httpOnly: true, path: '/' },
+      ...data,
+    }),
+  ) as SessionData;
+}
+
+/** Strips session-file-store's bookkeeping so both stores' results compare. */
+function plain(s: SessionData | null): Record<string, unknown> | null {
+  if (!s) return s;
+  const { __lastAccess: _a, __expires: _b, __writtenAt: _c, cookie: _d, ...rest } = s as unknown as Record<string, unknown>;
+  return rest;
+}
+
+describe('session-file-store → FileStore', () => {
+  it('reads its sessions (default express-session sids, mixed case) with their data and expiry', async () => {
+    const { dir, ours, legacyApi } = pair();
+    const sid = 'Xk3_9-aBcDeFgHiJkLmNoPqRsTuVwXyZ';
+    await legacyApi.set(sid, sess(60_000, { user: 'ann', cart: [1, 2] }));
+    expect(readdirSync(dir)).toEqual([`${sid}.json`]);
+    const got = await ours.get(sid);
+    expect(plain(got)).toEqual({ user: 'ann', cart: [1, 2] });
+    expect(Object.keys(got!)).not.toContain('__lastAccess');
+    const file = JSON.parse(readFileSync(join(dir, `${sid}.json`), 'utf8'));
+    // Sliding rule: __lastAccess + originalMaxAge (+1 ms: it expires once that sum is strictly past).
+    expect(new Date(got!.cookie.expires as unknown as string).getTime()).toBe(file.__lastAccess + 60_000 + 1);
+    expect(await ours.ids()).toEqual([sid]);
+    expect(await ours.length()).toBe(1);
+  });
+
+  it('honours its expiry: idle longer than originalMaxAge / ttl is gone, for get, ids and prune', async () => {
+    const { dir, ours, legacyApi } = pair(10);
+    await legacyApi.set('idle', sess(60_000, { a: 1 }));
+    await legacyApi.set('browser', sess(null, { b: 1 }));
+    await legacyApi.set('active', sess(60_000, { c: 1 }));
+    // Age the first two as if last accessed long ago (session-file-store keeps no other clock).
+    for (const [sid, age] of [
+      ['idle', 61_000],
+      ['browser', 11_000],
+    ] as const) {
+      const path = join(dir, `${sid}.json`);
+      const body = JSON.parse(readFileSync(path, 'utf8'));
+      body.__lastAccess -= age;
+      writeFileSync(path, JSON.stringify(body));
+    }
+    expect(await ours.get('idle')).toBeNull();
+    expect(await ours.get('browser')).toBeNull();
+    expect(plain(await ours.get('active'))).toEqual({ c: 1 });
+    expect(await ours.ids()).toEqual(['active']);
+    // And both stores agree on what is expired.
+    expect(await legacyApi.get('idle')).toBeNull();
+    expect(await ours.prune()).toBe(2);
+    expect(readdirSync(dir)).toEqual(['active.json']);
+  });
+
+  it('touches its sessions without changing data, and it still reads them', async () => {
+    const { ours, legacyApi } = pair();
+    await legacyApi.set('t', sess(60_000, { a: 1 }));
+    const touching = sess(HOUR, { a: 2 });
+    await ours.touch('t', touching);
+    const got = await ours.get('t');
+    expect(plain(got)).toEqual({ a: 1 });
+    expect(got!.cookie.expires).toBe(touching.cookie.expires);
+    expect(plain(await legacyApi.get('t'))).toEqual({ a: 1 });
+  });
+});
+
+describe('FileStore → session-file-store', () => {
+  it('its get() reads our sessions (envelope fields are ignored), its length() counts them', async () => {
+    const { ours, legacyApi } = pair();
+    await ours.set('Mixed_Case-sid', sess(60_000, { user: 'bob' }));
+    await ours.set('browser', sess(null, { b: 1 }));
+    expect(plain(await legacyApi.get('Mixed_Case-sid'))).toEqual({ user: 'bob' });
+    expect(plain(await legacyApi.get('browser'))).toEqual({ b: 1 });
+    expect(await legacyApi.length()).toBe(2);
+  });
+
+  it('its expiry of our files matches ours (lastAccess + originalMaxAge)', async () => {
+    const { dir, ours } = pair();
+    await ours.set('e', sess(60_000));
+    const file = JSON.parse(readFileSync(join(dir, 'e.json'), 'utf8'));
+    // session-file-store: expired once __lastAccess + originalMaxAge < now; ours: __expires. Equal to the ms
+    // (originalMaxAge is computed by express-session at the same instant as expires, up to 1 ms).
+    expect(Math.abs(file.__lastAccess + file.cookie.originalMaxAge - file.__expires)).toBeLessThanOrEqual(1);
+  });
+
+  it('after it rewrites one of our sessions, we use its rule, not the stale __expires it copied', async () => {
+    const { dir, ours, legacyApi } = pair();
+    await ours.set('r', sess(50, { v: 1 }));
+    // As express-session under session-file-store would: load, then save with a longer cookie.
+    const loaded = (await legacyApi.get('r')) as unknown as Record<string, unknown>;
+    expect(loaded.__expires).toBeDefined(); // express-session carries unknown fields along
+    await legacyApi.set('r', { ...loaded, cookie: sess(HOUR).cookie } as unknown as SessionData);
+    await new Promise((r) => setTimeout(r, 80));
+    const file = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8'));
+    expect(file.__writtenAt).not.toBe(file.__lastAccess);
+    expect(plain(await ours.get('r'))).toEqual({ v: 1 });
+  });
+
+  it('its touch() of our session keeps it readable by us', async () => {
+    const { ours, legacyApi } = pair();
+    await ours.set('lt', sess(60_000, { v: 1 }));
+    await legacyApi.touch('lt', sess(HOUR));
+    expect(plain(await ours.get('lt'))).toEqual({ v: 1 });
+  });
+
+  it('hostile sids we encode never reach session-file-store as paths', async () => {
+    const { dir, ours } = pair();
+    await ours.set('../escape', sess(60_000));
+    expect(readdirSync(dir)).toEqual([expect.stringMatching(/^~[a-z2-7]+\.json$/)]);
+    expect(readdirSync(outer)).not.toContain('escape.json');
+  });
+});
