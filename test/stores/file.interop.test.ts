@@ -12,6 +12,7 @@ import session from 'express-session';
 import type { SessionData, Store } from 'express-session';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { FileStore } from '../../stores/file/index.js';
+import { HOUR } from './helpers.js';
 
 const require = createRequire(import.meta.url);
 const sessionFileStore = require('session-file-store') as (s: typeof session) => new (options: object) => Store;
@@ -24,7 +25,6 @@ afterEach(async () => {
   for (const store of opened.splice(0)) if (!store.closed) await store.close();
 });
 
-const HOUR = 3_600_000;
 let n = 0;
 
 function pair(ttl = 3600): { dir: string; ours: FileStore; legacy: Store; legacyApi: LegacyApi } {

@@ -10,6 +10,7 @@ import { FileStore, type FileStoreOptions } from '../../stores/file/index.js';
 import FileStoreDefault from '../../stores/file/index.js';
 import { fileNameOf, sidOfName } from '../../stores/file/names.js';
 import { conformance } from '../conformance/index.js';
+import { HOUR, sess } from './helpers.js';
 
 // Everything lives inside `outer`: a file appearing beside `root` means a sid escaped its directory.
 const outer = mkdtempSync(join(tmpdir(), 'file-store-'));
@@ -25,20 +26,6 @@ function open(options: FileStoreOptions = {}): FileStore {
   const store = new FileStore({ path: join(root, randomBytes(6).toString('hex')), reapInterval: -1, ...options });
   opened.push(store);
   return store;
-}
-
-const HOUR = 3_600_000;
-
-function sess(expiresAt: number | null, data: Record<string, unknown> = {}): SessionData {
-  return {
-    cookie: {
-      originalMaxAge: expiresAt === null ? null : expiresAt - Date.now(),
-      expires: expiresAt === null ? null : new Date(expiresAt),
-      httpOnly: true,
-      path: '/',
-    },
-    ...data,
-  } as unknown as SessionData;
 }
 
 /** Every path under `dir`, recursively, relative to it. */

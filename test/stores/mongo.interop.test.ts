@@ -10,20 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { MongoStore } from '../../stores/mongo/index.js';
 import { startApp } from '../conformance/http-app.js';
 import { describeWithServer, uniqueName } from '../servers/index.js';
-
-const HOUR = 3_600_000;
-
-function sess(expiresAt: number | null, data: Record<string, unknown> = {}): SessionData {
-  return {
-    cookie: {
-      originalMaxAge: expiresAt === null ? null : expiresAt - Date.now(),
-      expires: expiresAt === null ? null : new Date(expiresAt),
-      httpOnly: true,
-      path: '/',
-    },
-    ...data,
-  } as unknown as SessionData;
-}
+import { HOUR, sess } from './helpers.js';
 
 /** Calls a callback-style store method the way express-session does. */
 function call<T = unknown>(store: Store, method: 'get' | 'set' | 'touch' | 'destroy' | 'all' | 'length', ...args: unknown[]): Promise<T> {

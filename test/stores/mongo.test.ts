@@ -4,7 +4,6 @@
  * MongoDB-compatible server (FerretDB here, MongoDB through testcontainers where Docker runs).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { SessionData } from 'express-session';
 import { MongoClient } from 'mongodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isSessionStoreError } from '../../shared/errors.js';
@@ -12,20 +11,7 @@ import { MongoStore, type MongoStoreOptions } from '../../stores/mongo/index.js'
 import MongoStoreDefault from '../../stores/mongo/index.js';
 import { conformance } from '../conformance/index.js';
 import { describeWithServer, uniqueName } from '../servers/index.js';
-
-const HOUR = 3_600_000;
-
-function sess(expiresAt: number | null, data: Record<string, unknown> = {}): SessionData {
-  return {
-    cookie: {
-      originalMaxAge: expiresAt === null ? null : expiresAt - Date.now(),
-      expires: expiresAt === null ? null : new Date(expiresAt),
-      httpOnly: true,
-      path: '/',
-    },
-    ...data,
-  } as unknown as SessionData;
-}
+import { HOUR, sess } from './helpers.js';
 
 await describeWithServer('mongo', 'MongoStore', (server) => {
   const dbName = uniqueName('mongo_store');

@@ -7,7 +7,7 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresStore } from '../../stores/postgres/index.js';
 import { serverOrSkip, uniqueName } from '../servers/index.js';
-import { HOUR, makePool, scratchSchema, sess } from './postgres.helpers.js';
+import { HOUR, makePool, scratchSchema, sess } from './helpers.js';
 
 const require = createRequire(import.meta.url);
 const connectPgSimple = require('connect-pg-simple') as (s: typeof session) => new (options: Record<string, unknown>) => Store;

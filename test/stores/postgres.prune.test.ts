@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresStore } from '../../stores/postgres/index.js';
 import { lockKey } from '../../stores/postgres/sql.js';
 import { serverOrSkip } from '../servers/index.js';
-import { makePool, scratchSchema } from './postgres.helpers.js';
+import { makePool, scratchSchema } from './helpers.js';
 
 const server = await serverOrSkip('postgres');
 const fixture = fileURLToPath(new URL('./fixtures/postgres-pruner.ts', import.meta.url));

@@ -7,7 +7,7 @@ import { PostgresStore, type PostgresStoreOptions } from '../../stores/postgres/
 import PostgresStoreDefault from '../../stores/postgres/index.js';
 import { lockKey } from '../../stores/postgres/sql.js';
 import { serverOrSkip, uniqueName } from '../servers/index.js';
-import { HOUR, makePool, qualified, scratchSchema, sess } from './postgres.helpers.js';
+import { HOUR, makePool, qualified, scratchSchema, sess } from './helpers.js';
 
 const server = await serverOrSkip('postgres');
 

@@ -12,21 +12,9 @@ import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore, type RedisClient } from '../../stores/redis/index.js';
 import { serverOrSkip, uniqueName } from '../servers/index.js';
+import { HOUR, sess } from './helpers.js';
 
 const redis = await serverOrSkip('redis');
-const HOUR = 3_600_000;
-
-function sess(expiresAt: number | null, data: Record<string, unknown> = {}): SessionData {
-  return {
-    cookie: {
-      originalMaxAge: expiresAt === null ? null : expiresAt - Date.now(),
-      expires: expiresAt === null ? null : new Date(expiresAt),
-      httpOnly: true,
-      path: '/',
-    },
-    ...data,
-  } as unknown as SessionData;
-}
 
 const json = (v: unknown): unknown => JSON.parse(JSON.stringify(v));
 

@@ -12,6 +12,7 @@ import { RedisStore, type RedisClient, type RedisStoreOptions } from '../../stor
 import RedisStoreDefault from '../../stores/redis/index.js';
 import { conformance } from '../conformance/index.js';
 import { redisCluster, serverOrSkip, skipIfMissing, uniqueName } from '../servers/index.js';
+import { HOUR, sess } from './helpers.js';
 
 const redis = await serverOrSkip('redis');
 const cluster = redis ? await skipIfMissing('redis-cluster', redisCluster) : undefined;
@@ -61,20 +62,6 @@ if (cluster) {
     },
   );
 }
-
-function sess(expiresAt: number | null, data: Record<string, unknown> = {}): SessionData {
-  return {
-    cookie: {
-      originalMaxAge: expiresAt === null ? null : expiresAt - Date.now(),
-      expires: expiresAt === null ? null : new Date(expiresAt),
-      httpOnly: true,
-      path: '/',
-    },
-    ...data,
-  } as unknown as SessionData;
-}
-
-const HOUR = 3_600_000;
 
 describe.skipIf(families.length === 0)('RedisStore', () => {
   it('exports the class as named and default export', () => {

@@ -9,6 +9,7 @@ import { isSessionStoreError } from '../../shared/errors.js';
 import { conformance } from '../conformance/index.js';
 import { SQLiteStore, type SQLiteStoreOptions } from '../../stores/sqlite/index.js';
 import SQLiteStoreDefault from '../../stores/sqlite/index.js';
+import { HOUR, sess } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sqlite-store-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -34,20 +35,6 @@ function memoryDb(): Database.Database {
   dbs.push(db);
   return db;
 }
-
-function sess(expiresAt: number | null, data: Record<string, unknown> = {}): SessionData {
-  return {
-    cookie: {
-      originalMaxAge: expiresAt === null ? null : expiresAt - Date.now(),
-      expires: expiresAt === null ? null : new Date(expiresAt),
-      httpOnly: true,
-      path: '/',
-    },
-    ...data,
-  } as unknown as SessionData;
-}
-
-const HOUR = 3_600_000;
 
 // The whole suite twice: on one shared database handed in as `client` (a table per namespace), and with every
 // store opening the same file itself (WAL, its own connection, closed by close()).

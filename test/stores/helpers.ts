@@ -1,4 +1,4 @@
-// Shared by the PostgresStore test files: a throw-away schema on the run's PostgreSQL, and sessions.
+// Shared by the store test files: sessions as express-session hands them to a store, and (PostgreSQL) a throw-away schema.
 import pg from 'pg';
 import type { SessionData } from 'express-session';
 import { uniqueName } from '../servers/index.js';
