@@ -1,22 +1,34 @@
 import { defineConfig } from 'tsup';
 
-export default defineConfig({
-  entry: {
-    index: 'shared/index.ts',
-    memory: 'stores/memory/index.ts',
-    redis: 'stores/redis/index.ts',
-    mongo: 'stores/mongo/index.ts',
-    postgres: 'stores/postgres/index.ts',
-    sqlite: 'stores/sqlite/index.ts',
-    file: 'stores/file/index.ts',
-    conformance: 'test/conformance/index.ts',
-    cli: 'test/conformance/cli.ts',
+const external = ['express-session', 'ioredis', 'redis', 'mongodb', 'pg', 'better-sqlite3', 'tsx'];
+
+export default defineConfig([
+  {
+    entry: {
+      index: 'shared/index.ts',
+      memory: 'stores/memory/index.ts',
+      redis: 'stores/redis/index.ts',
+      mongo: 'stores/mongo/index.ts',
+      postgres: 'stores/postgres/index.ts',
+      sqlite: 'stores/sqlite/index.ts',
+      file: 'stores/file/index.ts',
+      conformance: 'test/conformance/index.ts',
+    },
+    format: ['esm', 'cjs'],
+    dts: true,
+    clean: false, // `npm run build` empties dist/ once: the two configs build in parallel
+    sourcemap: true,
+    target: 'node20',
+    splitting: true,
+    external,
   },
-  format: ['esm', 'cjs'],
-  dts: true,
-  clean: true,
-  sourcemap: true,
-  target: 'node20',
-  splitting: true,
-  external: ['express-session', 'ioredis', 'redis', 'mongodb', 'pg', 'better-sqlite3'],
-});
+  {
+    // The `session-stores` command: ESM only, with the shebang the bin entry needs.
+    entry: { cli: 'test/conformance/cli.ts' },
+    format: ['esm'],
+    banner: { js: '#!/usr/bin/env node' },
+    target: 'node20',
+    sourcemap: true,
+    external,
+  },
+]);

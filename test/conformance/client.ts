@@ -71,9 +71,16 @@ export class Client {
     return out.value;
   }
 
-  /** `get(sid)` via callback. */
-  get(sid: unknown): Promise<unknown> {
-    return this.call('get', sid);
+  /**
+   * `get(sid)` via callback. An error whose `code` is `'ENOENT'` counts as "no session": express-session itself
+   * treats it so (session-file-store reports missing sessions that way).
+   */
+  async get(sid: unknown): Promise<unknown> {
+    const out = await this.attempt('get', sid);
+    if (!out.threw && out.err && (out.err as { code?: unknown }).code === 'ENOENT') return null;
+    if (out.threw) throw new AssertionError({ message: `get() threw synchronously: ${show(out.err)}` });
+    if (out.err) throw new AssertionError({ message: `get() called back with an error: ${show(out.err)}` });
+    return out.value;
   }
   /** `set(sid, session)` via callback. */
   async set(sid: unknown, session: unknown): Promise<void> {

@@ -25,6 +25,8 @@ import { integration } from './integration.js';
 
 export type { Capabilities, ConformanceOptions, FactoryHints } from './options.js';
 export { resolveCapabilities } from './options.js';
+export { runConformance, groupNames, type RunOptions, type Report, type TestResult, type GroupSummary } from './runner.js';
+export { loadStoreModule, type StoreModule } from './load.js';
 export { basic, expiry, touch, bulk, isolation, hostileIds, payloads, concurrency, callbacks, lifecycle, integration };
 
 /** Every group by name, for running a subset: `groups.basic(opts)`. */

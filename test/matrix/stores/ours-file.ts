@@ -1,0 +1,27 @@
+/** Our FileStore: a directory per store (per namespace where asked), no background reaping. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FileStore } from '../../../stores/file/index.js';
+import type { Capabilities, FactoryHints } from '../../conformance/options.js';
+
+const root = mkdtempSync(join(tmpdir(), 'session-stores-file-'));
+let counter = 0;
+
+export const name = 'session-stores FileStore';
+export const backend = 'local file system';
+export const capabilities: Partial<Capabilities> = { namespaces: true };
+
+export default function factory(hints: FactoryHints = {}): FileStore {
+  return new FileStore({
+    path: join(root, hints.namespace ?? `s${++counter}`),
+    ttl: hints.ttl,
+    touchAfter: hints.touchAfter,
+    disableTouch: hints.disableTouch,
+    reapInterval: -1,
+  });
+}
+
+export function cleanup(): void {
+  rmSync(root, { recursive: true, force: true });
+}

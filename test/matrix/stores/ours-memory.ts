@@ -1,0 +1,11 @@
+/** Our MemoryStore, configured the way its README and test file do. */
+import { MemoryStore } from '../../../stores/memory/index.js';
+import type { FactoryHints } from '../../conformance/options.js';
+
+export const name = 'session-stores MemoryStore';
+export const backend = 'in-process memory';
+
+// Capabilities come from the store itself (`store.supports`).
+export default function factory(hints: FactoryHints = {}): MemoryStore {
+  return new MemoryStore({ ttl: hints.ttl, touchAfter: hints.touchAfter, disableTouch: hints.disableTouch });
+}

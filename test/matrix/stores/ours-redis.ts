@@ -1,0 +1,31 @@
+/** Our RedisStore with a node-redis client (like the connect-redis row), a key prefix per store. */
+import { createClient } from 'redis';
+import { RedisStore } from '../../../stores/redis/index.js';
+import type { Capabilities, FactoryHints } from '../../conformance/options.js';
+import { redisServer, uniqueName } from '../../servers/index.js';
+
+const server = await redisServer();
+const client = createClient({ url: server.url });
+await client.connect();
+const base = uniqueName('session_stores');
+let counter = 0;
+
+export const name = 'session-stores RedisStore';
+export const backend = server.description;
+export const capabilities: Partial<Capabilities> = { namespaces: true };
+
+export default function factory(hints: FactoryHints = {}): RedisStore {
+  return new RedisStore({
+    client,
+    // Encoded so that no namespace's prefix is a prefix of another's ("a:" vs "a:b:").
+    prefix: `${base}:${encodeURIComponent(hints.namespace ?? `s${++counter}`)}:`,
+    ttl: hints.ttl,
+    touchAfter: hints.touchAfter,
+    disableTouch: hints.disableTouch,
+  });
+}
+
+/** Stores leave a client they were given open; it is closed once, here. */
+export async function cleanup(): Promise<void> {
+  await client.close();
+}

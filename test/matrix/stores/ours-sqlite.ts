@@ -1,0 +1,27 @@
+/** Our SQLiteStore on a database file of its own, one table per store (per namespace where asked). */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SQLiteStore } from '../../../stores/sqlite/index.js';
+import type { Capabilities, FactoryHints } from '../../conformance/options.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'session-stores-sqlite-'));
+let counter = 0;
+
+export const name = 'session-stores SQLiteStore';
+export const backend = 'SQLite (better-sqlite3)';
+export const capabilities: Partial<Capabilities> = { namespaces: true };
+
+export default function factory(hints: FactoryHints = {}): SQLiteStore {
+  return new SQLiteStore({
+    filename: join(dir, 'sessions.db'),
+    tableName: hints.namespace !== undefined ? `ns_${hints.namespace}` : `t_${++counter}`,
+    ttl: hints.ttl,
+    touchAfter: hints.touchAfter,
+    disableTouch: hints.disableTouch,
+  });
+}
+
+export function cleanup(): void {
+  rmSync(dir, { recursive: true, force: true });
+}
