@@ -38,8 +38,18 @@ describe('Scheduler', () => {
       return realSetTimeout(() => undefined, 0);
     }) as typeof setTimeout;
     try {
-      new Scheduler(1000, async () => undefined, () => undefined, () => 0).stop();
-      new Scheduler(1000, async () => undefined, () => undefined, () => 0.999).stop();
+      new Scheduler(
+        1000,
+        async () => undefined,
+        () => undefined,
+        () => 0,
+      ).stop();
+      new Scheduler(
+        1000,
+        async () => undefined,
+        () => undefined,
+        () => 0.999,
+      ).stop();
     } finally {
       globalThis.setTimeout = realSetTimeout;
     }

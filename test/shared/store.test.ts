@@ -21,7 +21,14 @@ class RecordingStore extends MemoryStore {
 
 describe('shared SessionStore', () => {
   it('rejects invalid options with SESSION_STORE_INVALID_OPTION at construction', () => {
-    for (const options of [{ ttl: -1 }, { ttl: Number.NaN }, { touchAfter: -5 }, { maxSidLength: 0 }, { pruneIntervalMs: -1 }, { max: 0 }]) {
+    for (const options of [
+      { ttl: -1 },
+      { ttl: Number.NaN },
+      { touchAfter: -5 },
+      { maxSidLength: 0 },
+      { pruneIntervalMs: -1 },
+      { max: 0 },
+    ]) {
       expect(() => new MemoryStore(options as never), JSON.stringify(options)).toThrow(
         expect.objectContaining({ code: ErrorCode.INVALID_OPTION }),
       );
@@ -77,7 +84,14 @@ describe('shared SessionStore', () => {
   });
 
   it("treats an undecodable record as missing by default and reports it only to 'error' listeners", async () => {
-    const store = new MemoryStore({ serializer: { stringify: JSON.stringify, parse: () => { throw new Error('bad bytes'); } } });
+    const store = new MemoryStore({
+      serializer: {
+        stringify: JSON.stringify,
+        parse: () => {
+          throw new Error('bad bytes');
+        },
+      },
+    });
     await store.set('a', sess(future()));
     expect(await store.get('a')).toBeNull(); // no listener: no throw, no crash
     const errors: unknown[] = [];
