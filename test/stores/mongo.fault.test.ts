@@ -87,6 +87,7 @@ describe.skipIf(!server)(`MongoStore fault tolerance [mongo: ${server?.descripti
 
   it('survives a stop/start under load and recovers its sessions', async () => {
     const login = await fetch(`${base}/login`);
+    await login.text(); // the body comes after the store's save completes; the headers come before
     const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
     expect(await (await fetch(`${base}/count`, { headers: { cookie } })).text()).toBe('1');
 
@@ -142,7 +143,11 @@ describe.skipIf(!server)(`MongoStore fault tolerance [mongo: ${server?.descripti
     expect(unhandled).toEqual([]);
     expect(statuses.every((s) => s === 200 || s === 500)).toBe(true); // no hung or dropped request
     expect(results.filter((r) => r.status === 500).every((r) => r.body === 'SESSION_STORE_BACKEND')).toBe(true);
-    expect(events).toEqual(['disconnect', 'connect']);
+    // While the server restarts the driver may see it come and go more than once: every change is reported,
+    // alternating, starting with the outage and ending connected.
+    expect(events[0]).toBe('disconnect');
+    expect(events.at(-1)).toBe('connect');
+    expect(events.every((e, i) => e === (i % 2 === 0 ? 'disconnect' : 'connect'))).toBe(true);
     // The session outlived the outage (the server keeps its data) and counting resumed where it stopped.
     expect(Number(after)).toBeGreaterThan(Math.max(1, ...counts));
     expect(failMs).toBeLessThan(3_000);

@@ -120,6 +120,7 @@ describe.skipIf(!server)('RedisStore: Redis stops and starts under load', () => 
         for (const user of users) {
           const res = await fetch(`${base}/login/${user}`, { method: 'POST' });
           expect(res.status).toBe(200);
+          await res.text(); // the body comes after the store's save completes; the headers come before
           cookies.set(user, res.headers.get('set-cookie')!.split(';')[0]!);
         }
 

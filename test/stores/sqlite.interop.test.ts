@@ -154,6 +154,7 @@ describe('SQLiteStore ⇄ better-sqlite3-session-store', () => {
     cleanup.push(() => db.close());
     const oldApp = await serve(newIncumbent(db) as unknown as Store);
     const login = await fetch(`${oldApp.url}/login`, { method: 'POST' });
+    await login.text(); // the body comes after the store's save completes; the headers come before
     const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
     expect(await (await fetch(`${oldApp.url}/me`, { headers: { cookie } })).json()).toEqual({ user: 'ada', visits: 1 });
     await oldApp.close();
