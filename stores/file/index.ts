@@ -362,7 +362,7 @@ export class FileStore extends SessionStore<string> {
     let batch: Array<Promise<Inspected | null>> = [];
     for await (const { dir, name } of this.#list()) {
       if (name.startsWith(TEMP_PREFIX)) {
-        batch.push(lstatOrNull(join(dir, name)).then((stats) => (stats ? { kind: 'temp', path: join(dir, name), stats } : null)));
+        batch.push(statOrNull(join(dir, name), lstat).then((stats) => (stats ? { kind: 'temp', path: join(dir, name), stats } : null)));
       } else {
         const sid = sidOfName(name, this.#ext, this.#caseSensitive!);
         if (sid === null) continue;
@@ -412,7 +412,7 @@ export class FileStore extends SessionStore<string> {
 
   /** Unlinks a file only if it is still the one inspected (a session rewritten meanwhile is not expired). */
   async #removeIfUnchanged(item: Inspected): Promise<boolean> {
-    if (!sameFile(item.stats, await lstatOrNull(item.path))) return false;
+    if (!sameFile(item.stats, await statOrNull(item.path, lstat))) return false;
     return removeFile(item.path);
   }
 }
@@ -446,18 +446,10 @@ function isMissing(err: unknown): boolean {
   return code === 'ENOENT' || code === 'ENOTDIR';
 }
 
-async function statOrNull(path: string): Promise<Stats | null> {
+/** `stat` (or `lstat`) of `path`, or null when it does not exist. */
+async function statOrNull(path: string, statFn: (path: string) => Promise<Stats> = stat): Promise<Stats | null> {
   try {
-    return await stat(path);
-  } catch (err) {
-    if (isMissing(err)) return null;
-    throw err;
-  }
-}
-
-async function lstatOrNull(path: string): Promise<Stats | null> {
-  try {
-    return await lstat(path);
+    return await statFn(path);
   } catch (err) {
     if (isMissing(err)) return null;
     throw err;

@@ -1,4 +1,4 @@
-import { type RedisAdapter, READ_SCRIPT, READ_SCRIPT_SHA, escapeGlob, isNoScript, pairReply } from './adapter.js';
+import { type RedisAdapter, READ_SCRIPT, READ_SCRIPT_SHA, escapeGlob, isNoScript, pairReply, subscribe } from './adapter.js';
 
 /** The part of an ioredis `Redis` or `Cluster` the store uses (structural, so ioredis stays an optional peer). */
 export interface IoRedisLike {
@@ -87,10 +87,7 @@ export function ioredisAdapter(client: IoRedisLike): RedisAdapter {
       ];
       // No 'error' listener: 'close' already reports every lost connection, and listening would silence
       // ioredis' own "Unhandled error event" logging the application may rely on.
-      for (const [event, fn] of events) client.on(event, fn);
-      return () => {
-        for (const [event, fn] of events) client.off(event, fn);
-      };
+      return subscribe(client, events);
     },
   };
 }

@@ -1,4 +1,4 @@
-import { type RedisAdapter, READ_SCRIPT, READ_SCRIPT_SHA, escapeGlob, isNoScript, pairReply } from './adapter.js';
+import { type RedisAdapter, READ_SCRIPT, READ_SCRIPT_SHA, escapeGlob, isNoScript, pairReply, subscribe } from './adapter.js';
 
 type Listener = (...args: unknown[]) => void;
 
@@ -103,10 +103,7 @@ export function nodeRedisAdapter(client: NodeRedisClientLike | NodeRedisClusterL
             ['reconnecting', down],
             ['error', onError],
           ];
-      for (const [event, fn] of events) client.on(event, fn);
-      return () => {
-        for (const [event, fn] of events) client.off(event, fn);
-      };
+      return subscribe(client, events);
     },
   };
 }

@@ -83,3 +83,14 @@ export function pairReply(reply: unknown, count: number): Array<[string | null, 
 export function isNoScript(err: unknown): boolean {
   return err instanceof Error && err.message.startsWith('NOSCRIPT');
 }
+
+/** Attaches each `[event, listener]` pair to `emitter`; returns a function that detaches them all. */
+export function subscribe(
+  emitter: { on(event: string, fn: () => void): unknown; off(event: string, fn: () => void): unknown },
+  events: Array<[string, () => void]>,
+): () => void {
+  for (const [event, fn] of events) emitter.on(event, fn);
+  return () => {
+    for (const [event, fn] of events) emitter.off(event, fn);
+  };
+}
