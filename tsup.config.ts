@@ -12,7 +12,7 @@ export default defineConfig([
       postgres: 'stores/postgres/index.ts',
       sqlite: 'stores/sqlite/index.ts',
       file: 'stores/file/index.ts',
-      conformance: 'test/conformance/index.ts',
+      conformance: 'conformance/index.ts',
     },
     format: ['esm', 'cjs'],
     dts: true,
@@ -24,7 +24,7 @@ export default defineConfig([
   },
   {
     // The `session-stores` command: ESM only, with the shebang the bin entry needs.
-    entry: { cli: 'test/conformance/cli.ts' },
+    entry: { cli: 'conformance/cli.ts' },
     format: ['esm'],
     banner: { js: '#!/usr/bin/env node' },
     target: 'node20',

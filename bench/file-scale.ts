@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import type { SessionData } from 'express-session';
 import { FileStore } from '../stores/file/index.js';
-import { composeFile } from '../stores/file/envelope.js';
+import { composeFile } from '../stores/file/format.js';
 import { fileNameOf, shardOf } from '../stores/file/names.js';
 
 const { values } = parseArgs({

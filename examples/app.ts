@@ -12,7 +12,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import session from 'express-session';
-import type { SessionStore } from '../shared/store.js';
+import type { SessionStore } from '../shared/index.js';
 import { openStore } from './stores.js';
 
 declare module 'express-session' {
@@ -23,8 +23,7 @@ declare module 'express-session' {
 }
 
 /** Any of this package's stores, whatever it keeps per session. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyStore = SessionStore<any>;
+export type AnyStore = SessionStore;
 
 const DEV_SECRET = 'session-stores example: set SESSION_SECRET';
 

@@ -12,7 +12,7 @@
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { SessionStore } from '../shared/store.js';
+import type { SessionStore } from '../shared/index.js';
 
 /** The store kinds `SESSION_STORE` accepts. */
 export const STORE_KINDS = ['sqlite', 'memory', 'file', 'redis', 'postgres', 'mongo'] as const;
@@ -21,9 +21,7 @@ export type StoreKind = (typeof STORE_KINDS)[number];
 
 /** A store ready for express-session, what it is connected to, and how to release it and its client. */
 export interface OpenedStore {
-  // `any`: stores differ in what they keep (MongoStore keeps documents), and the app needs none of it.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  store: SessionStore<any>;
+  store: SessionStore;
   /** Human-readable, for the start-up banner (no passwords). */
   description: string;
   /** Closes the store, then any client this factory created for it. */

@@ -18,6 +18,8 @@ export const ErrorCode = {
   NOT_SUPPORTED: 'SESSION_STORE_NOT_SUPPORTED',
   /** The database or file system failed; the driver's error is the `cause`. */
   BACKEND: 'SESSION_STORE_BACKEND',
+  /** The operation did not complete within `operationTimeoutMs` (a frozen server, a lost network, a full pool). */
+  TIMEOUT: 'SESSION_STORE_TIMEOUT',
 } as const;
 
 /** One of the {@link ErrorCode} values. */
@@ -42,7 +44,7 @@ export function isSessionStoreError(err: unknown, code?: ErrorCodeValue): err is
   return err instanceof SessionStoreError && (code === undefined || err.code === code);
 }
 
-/** Wraps a driver or file-system error, leaving our own errors untouched. */
+/** Wraps a driver or file-system error, leaving our own errors untouched. (Internal: not exported from the root.) */
 export function backendError(err: unknown, operation: string): SessionStoreError {
   if (err instanceof SessionStoreError) return err;
   const detail = err instanceof Error ? err.message : String(err);

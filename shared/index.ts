@@ -1,7 +1,11 @@
-export { SessionStore, type SessionMap } from './store.js';
-export { SessionStoreError, ErrorCode, isSessionStoreError, backendError, type ErrorCodeValue } from './errors.js';
+/**
+ * session-stores: the shared base. Everything a third party needs to write a store of its own (extend
+ * {@link SessionStore}, implement its hooks, run the conformance suite) and to handle errors; nothing else.
+ * @packageDocumentation
+ */
+export { SessionStore, storeOptions, type SessionMap } from './store.js';
+export { SessionStoreError, ErrorCode, isSessionStoreError, type ErrorCodeValue } from './errors.js';
 export { type Serializer, jsonSerializer } from './serializer.js';
-export { type Callback, settle } from './callback.js';
-export { resolveExpiry, cookieExpiry } from './expiry.js';
-export { Scheduler } from './scheduler.js';
+export type { Callback } from './callback.js';
+export type { OptionSpec, Check, Alias } from './options.js';
 export type { BaseStoreOptions, BackendInfo, StoreCapabilities, StoredRecord, Ttl } from './types.js';

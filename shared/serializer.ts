@@ -15,3 +15,16 @@ export const jsonSerializer: Serializer<string> = {
   stringify: (session) => JSON.stringify(session),
   parse: (stored) => JSON.parse(stored) as SessionData,
 };
+
+/** A JSON text, or a session a backend has already parsed (a document, a file it read as an object). */
+export type JsonPayload = string | Record<string, unknown>;
+
+/**
+ * JSON for backends whose records may also arrive already parsed: writes `JSON.stringify(session)`, reads a
+ * string with `JSON.parse` and takes an object as it is (MongoDB's `stringify: false` documents, FileStore's
+ * files, which the file format parses once to find its envelope).
+ */
+export const jsonPayloadSerializer: Serializer<JsonPayload> = {
+  stringify: (session) => JSON.stringify(session),
+  parse: (stored) => (typeof stored === 'string' ? JSON.parse(stored) : stored) as SessionData,
+};

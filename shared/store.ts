@@ -1,46 +1,103 @@
+import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import session from 'express-session';
 import type { SessionData } from 'express-session';
 import { type Callback, settle } from './callback.js';
+import { Codec } from './codec.js';
+import { Deadlines } from './deadlines.js';
 import { ErrorCode, SessionStoreError, backendError } from './errors.js';
 import { ExpiryCache } from './expiry-cache.js';
-import { cookieExpiry, resolveExpiry } from './expiry.js';
-import { Scheduler } from './scheduler.js';
+import { resolveExpiry } from './expiry.js';
+import { Health } from './health.js';
+import { Lifecycle } from './lifecycle.js';
+import { type OptionSpec, bool, either, fn, intervalMs, mergeSpecs, num, oneOf, resolveOptions } from './options.js';
+import { Pruner } from './pruner.js';
 import { type Serializer, jsonSerializer } from './serializer.js';
 import type { BackendInfo, BaseStoreOptions, StoreCapabilities, StoredRecord, Ttl } from './types.js';
-import { assertNumberOption, assertSession, assertSid, assertTtl } from './validate.js';
+import { assertSession, assertSid } from './validate.js';
 
 const DEFAULT_TTL_SECONDS = 86_400;
+/** Longest stretch of synchronous work in a bulk operation before it yields to the event loop. */
+const SLICE_MS = 5;
 
 /** The shape `all()` resolves to: sessions keyed by sid, as express-session's MemoryStore returns them. */
 export type SessionMap = Record<string, SessionData>;
 
+const serializerCheck = (value: unknown, name: string): unknown => {
+  const s = value as Partial<Serializer<unknown>> | null;
+  if (typeof s !== 'object' || s === null || typeof s.stringify !== 'function' || typeof s.parse !== 'function') {
+    throw new SessionStoreError(ErrorCode.INVALID_OPTION, `${name} must have stringify() and parse() functions`);
+  }
+  return value;
+};
+
+/** The options every store accepts (see {@link BaseStoreOptions}). */
+export const BASE_OPTIONS: OptionSpec = {
+  options: {
+    ttl: either(num(0), fn),
+    touchAfter: num(0),
+    touchCacheSize: num(0, { integer: true }),
+    disableTouch: bool,
+    serializer: serializerCheck,
+    onDecodeError: oneOf('miss', 'error'),
+    maxSidLength: num(1, { integer: true }),
+    pruneIntervalMs: intervalMs,
+    pruneBatchSize: num(1, { integer: true }),
+    operationTimeoutMs: num(0),
+    reconnectCheckIntervalMs: num(1),
+  },
+};
+
+/**
+ * Validates a store's options against the shared options plus the backend's `spec` and returns them under their
+ * own names (aliases converted). Backends call this **before** `super()`, so that bad options throw before
+ * anything starts.
+ * @throws SessionStoreError `SESSION_STORE_INVALID_OPTION`
+ */
+export function storeOptions<T extends object>(input: unknown, spec: OptionSpec = { options: {} }): T {
+  return resolveOptions<T>(input, mergeSpecs(BASE_OPTIONS, spec));
+}
+
 /**
  * The abstract store every backend extends. It owns the public express-session API (callbacks *and* promises),
- * validation, expiry math, touch policy (including lazy touch), serialization, errors, events, pruning and
- * `close()`. A backend implements only the protected `_hooks`, which receive validated arguments: a sid, the
- * serialized payload and an **absolute expiry in epoch milliseconds**. Hooks never see callbacks, TTLs or JSON.
+ * validation, expiry math, touch policy (including lazy touch), serialization, errors, events, the lifecycle
+ * (open, in-flight operations, close), operation timeouts and pruning. A backend implements the protected hooks
+ * below, which receive validated arguments: a sid, the serialized payload and an **absolute expiry in epoch
+ * milliseconds**. Hooks never see callbacks, TTLs or JSON.
+ *
+ * **Writing a backend.** Validate options with {@link storeOptions} before calling `super(options, info)`, where
+ * `info` ({@link BackendInfo}) names the backend and declares what it can do; do nothing fallible after `super()`.
+ * Connect, create tables and start watching in `_open()`, which the base calls once, on the next tick; every
+ * operation waits for it. Release what the store opened in `_close()`, which the base calls once, after every
+ * operation in flight and any pruning pass have finished.
  *
  * Events: `'connect'` / `'disconnect'` when the database becomes reachable / unreachable (express-session stops
- * using the store in between), `'error'` for background failures (pruning, undecodable records) — emitted only
- * when someone listens, so an unobserved failure never crashes the process.
+ * using the store in between), `'error'` for background failures (pruning, undecodable records, a failed open) —
+ * emitted only when someone listens, so an unobserved failure never crashes the process.
+ *
+ * @typeParam Stored what the backend stores per session: the serializer's output (a JSON string by default).
  */
-export abstract class SessionStore<Stored = string> extends session.Store {
-  #supports: Readonly<StoreCapabilities>;
+export abstract class SessionStore<Stored = unknown> extends session.Store {
+  /** Lifetime in seconds (or function of the session) of sessions whose cookie has no `expires`. */
+  readonly ttl: Ttl;
+  /** Whether `touch()` is a successful no-op. */
+  readonly disableTouch: boolean;
+  /** How sessions are encoded for storage. */
+  readonly serializer: Serializer<Stored>;
 
-  readonly #backend: BackendInfo;
-  readonly #ttl: Ttl;
-  readonly #disableTouch: boolean;
+  readonly #name: string;
+  readonly #namespace: string | undefined;
   readonly #touchAfterMs: number;
-  readonly #serializer: Serializer<Stored>;
-  readonly #onDecodeError: 'miss' | 'error';
   readonly #maxSidLength: number;
   readonly #pruneBatchSize: number;
+  readonly #pruneIntervalMs: number | false;
   readonly #expiries: ExpiryCache;
-  #scheduler: Scheduler | undefined;
-  #closed = false;
-  #closing: Promise<void> | undefined;
-  #pruning: Promise<unknown> | undefined;
+  readonly #codec: Codec<Stored>;
+  readonly #deadlines: Deadlines | undefined;
+  readonly #life: Lifecycle;
+  readonly #pruner: Pruner;
+  readonly #health: Health | undefined;
+  #supports: Readonly<StoreCapabilities>;
   #connected = true;
 
   // --- hooks for backends ------------------------------------------------------------------------------------
@@ -55,88 +112,125 @@ export abstract class SessionStore<Stored = string> extends session.Store {
    */
   protected abstract _touch(sid: string, expiresAt: number, now: number): Promise<boolean>;
   /** Remove `sid`; a missing sid is not an error. */
-  protected abstract _destroy(sid: string): Promise<void>;
+  protected abstract _destroy(sid: string, now: number): Promise<void>;
+  /** Connect, create the schema, start watching the connection. Called once, on the next tick. Optional. */
+  protected _open?(): Promise<void>;
+  /** Release what the store itself opened. Called once, by `close()`, after in-flight work has finished. */
+  protected _close?(): Promise<void>;
   /** Every record of this store (expired ones may be included; the base filters them). Enables `all()`. */
   protected _entries?(now: number): AsyncIterable<[string, StoredRecord<Stored>]>;
-  /** The sids of unexpired records. Defaults to `_entries`. */
+  /** The sids of unexpired records. Defaults to `_entries`. Enables `ids()`. */
   protected _ids?(now: number): AsyncIterable<string>;
   /** How many unexpired records there are. Defaults to counting `_ids`. */
   protected _length?(now: number): Promise<number>;
-  /** Remove every record of this store and nothing else. */
-  protected _clear?(): Promise<void>;
-  /** Delete at most `limit` records expired at `now`; resolves how many were deleted. Enables pruning. */
-  protected _pruneBatch?(now: number, limit: number): Promise<number>;
   /**
-   * Runs a whole pruning pass, or skips it (resolving `undefined`) when another process holds the right to prune.
-   * The default runs it; Postgres takes an advisory lock here.
+   * Remove every record of this store and nothing else. Enables `clear()`. Either one step (a promise, bounded by
+   * the operation timeout as a whole) or, for stores that delete in batches, an async iterable with one item per
+   * batch (each batch bounded; the base yields to the event loop between them).
    */
-  protected _pruneExclusive?<T>(run: () => Promise<T>): Promise<T | undefined>;
-  /** Release what the store itself opened. Called once, by `close()`. */
-  protected _close?(): Promise<void>;
+  protected _clear?(): Promise<void> | AsyncIterable<unknown>;
+  /**
+   * One pruning pass: delete records expired at `now` in batches of at most `batchSize`, yielding how many each
+   * batch deleted. The base runs one pass at a time, yields to the event loop between batches and stops the pass
+   * (calling the generator's `return()`) when the store closes: hold a lock across the pass with `try/finally`.
+   * Enables `prune()` and the pruning timer.
+   */
+  protected _prune?(now: number, batchSize: number): AsyncIterable<number>;
+  /**
+   * Resolves when the database answers, ideally on a fresh connection (a pool saturated by the application is
+   * not an outage). With it, a timed-out operation or a doubtful failure (see {@link _diagnose}) makes the base
+   * ping before reporting `'disconnect'`, and while disconnected it pings until the database answers.
+   */
+  protected _ping?(): Promise<void>;
+  /**
+   * What a hook's failure says about the database: `'unreachable'` when it leaves no doubt (connection refused,
+   * reset, server shutting down: the store reports `'disconnect'` at once), `'unsure'` when it may only be busy
+   * (a pool that could not hand out a connection in time: the store pings first), `undefined` when one request
+   * was wrong and the database is fine. Operation timeouts count as `'unsure'`.
+   */
+  protected _diagnose?(err: unknown): 'unreachable' | 'unsure' | undefined;
 
   // --- construction ------------------------------------------------------------------------------------------
 
-  protected constructor(options: BaseStoreOptions<Stored> = {}, backend: BackendInfo) {
+  /**
+   * @param options the store's options, already validated by {@link storeOptions}
+   * @param backend what the backend is and can do
+   */
+  protected constructor(options: BaseStoreOptions<Stored>, backend: BackendInfo) {
     super();
-    this.#backend = backend;
-    this.#ttl = options.ttl ?? DEFAULT_TTL_SECONDS;
-    assertTtl(this.#ttl);
-    this.#disableTouch = options.disableTouch === true;
-    const touchAfter = options.touchAfter ?? 0;
-    assertNumberOption('touchAfter', touchAfter, 0);
-    this.#touchAfterMs = Math.round(touchAfter * 1000);
-    const cacheSize = options.touchCacheSize ?? 10_000;
-    assertNumberOption('touchCacheSize', cacheSize, 0);
-    this.#expiries = new ExpiryCache(this.#touchAfterMs > 0 ? cacheSize : 0);
-    this.#serializer = options.serializer ?? (jsonSerializer as unknown as Serializer<Stored>);
-    if (typeof this.#serializer.stringify !== 'function' || typeof this.#serializer.parse !== 'function') {
-      throw new SessionStoreError(ErrorCode.INVALID_OPTION, 'serializer must have stringify() and parse() functions');
-    }
-    this.#onDecodeError = options.onDecodeError ?? 'miss';
+    this.#name = backend.name;
+    this.#namespace = backend.namespace;
+    this.ttl = options.ttl ?? backend.defaultTtl ?? DEFAULT_TTL_SECONDS;
+    this.disableTouch = options.disableTouch === true;
+    this.#touchAfterMs = Math.round((options.touchAfter ?? 0) * 1000);
+    this.#expiries = new ExpiryCache(this.#touchAfterMs > 0 ? (options.touchCacheSize ?? 10_000) : 0);
+    this.serializer = options.serializer ?? (jsonSerializer as unknown as Serializer<Stored>);
+    this.#codec = new Codec(this.serializer, options.onDecodeError ?? 'miss', (err) => this.emitError(err));
     this.#maxSidLength = options.maxSidLength ?? 1024;
-    assertNumberOption('maxSidLength', this.#maxSidLength, 1);
     this.#pruneBatchSize = options.pruneBatchSize ?? 1000;
-    assertNumberOption('pruneBatchSize', this.#pruneBatchSize, 1);
+    this.#pruneIntervalMs = options.pruneIntervalMs !== undefined ? options.pruneIntervalMs : (backend.pruneIntervalMs ?? false);
+    const timeoutMs = options.operationTimeoutMs ?? 5000;
+    this.#deadlines = backend.timeouts === false || timeoutMs === 0 ? undefined : new Deadlines(timeoutMs, () => this.#suspect());
+    const ping = this._ping;
+    this.#health =
+      typeof ping === 'function'
+        ? new Health(
+            () => this.bounded('ping', () => ping.call(this)),
+            (up) => this.setConnected(up),
+            options.reconnectCheckIntervalMs ?? 1000,
+          )
+        : undefined;
 
+    const declared = backend.capabilities ?? {};
+    const has = (hook: unknown): boolean => typeof hook === 'function';
+    const entries = has(this._entries);
+    const ids = (has(this._ids) || entries) && declared.ids !== false;
     this.#supports = Object.freeze({
-      touch: !this.#disableTouch,
-      lazyTouch: !this.#disableTouch && this.#touchAfterMs > 0,
-      nativeExpiry: backend.nativeExpiry === true,
-      all: typeof this._entries === 'function',
-      ids: typeof this._ids === 'function' || typeof this._entries === 'function',
-      length: typeof this._length === 'function' || typeof this._ids === 'function' || typeof this._entries === 'function',
-      clear: typeof this._clear === 'function',
-      prune: typeof this._pruneBatch === 'function',
+      touch: !this.disableTouch && declared.touch !== false,
+      lazyTouch: !this.disableTouch && declared.touch !== false && this.#touchAfterMs > 0,
+      nativeExpiry: declared.nativeExpiry === true,
+      msPrecision: declared.msPrecision !== false,
+      all: entries && declared.all !== false,
+      ids,
+      length: (has(this._length) || ids) && declared.length !== false,
+      clear: has(this._clear) && declared.clear !== false,
+      prune: has(this._prune),
+      close: true,
+      namespaces: backend.namespace !== undefined,
+      promises: true,
+      sessionStoreErrors: true,
     });
 
-    const interval = options.pruneIntervalMs !== undefined ? options.pruneIntervalMs : backend.pruneIntervalMs;
-    if (interval !== false && interval !== undefined && interval !== 0) {
-      assertNumberOption('pruneIntervalMs', interval, 1);
-      this.startPruning(interval);
-    }
-  }
-
-  /**
-   * Starts the pruning timer (backends whose native expiry turns out to be unavailable call this late, e.g.
-   * MongoDB servers without TTL indexes). No-op when the backend cannot prune or a timer already runs.
-   */
-  protected startPruning(intervalMs: number): void {
-    if (this.#scheduler || this.#closed || typeof this._pruneBatch !== 'function') return;
-    this.#scheduler = new Scheduler(
-      intervalMs,
-      () => this.prune(),
-      (err) => this.emitError(err),
+    this.#pruner = new Pruner(
+      () => this.#prunePass(),
+      (err) => this.emitError(backendError(err, `${this.#name} prune`)),
+      () => this.#life.isClosed,
+    );
+    this.#life = new Lifecycle(
+      this.#name,
+      () => this.#open(),
+      (err) => {
+        this.emitError(err);
+      },
     );
   }
 
-  /** What this store can do (see {@link StoreCapabilities}). */
+  /** What this store can do with the options it was given (see {@link StoreCapabilities}). */
   get supports(): Readonly<StoreCapabilities> {
     return this.#supports;
   }
 
-  /** For backends that learn only after start-up whether the server expires data itself (MongoDB TTL indexes). */
-  protected setNativeExpiry(native: boolean): void {
-    this.#supports = Object.freeze({ ...this.#supports, nativeExpiry: native });
+  /**
+   * Where this store keeps its sessions in a shared backend (key prefix, table, collection, directory), or
+   * undefined for a store that has no such namespace (memory).
+   */
+  get namespace(): string | undefined {
+    return this.#namespace;
+  }
+
+  /** For backends that learn only while opening what they can do (MongoDB servers that refuse TTL indexes). */
+  protected declareCapabilities(changes: Partial<Pick<StoreCapabilities, 'nativeExpiry'>>): void {
+    this.#supports = Object.freeze({ ...this.#supports, ...changes });
   }
 
   // --- events ------------------------------------------------------------------------------------------------
@@ -148,14 +242,22 @@ export abstract class SessionStore<Stored = string> extends session.Store {
 
   /** Whether `close()` has been called. */
   get closed(): boolean {
-    return this.#closed;
+    return this.#life.isClosed;
   }
 
   /** Backends report reachability here; the matching event is emitted only on a change. */
   protected setConnected(up: boolean): void {
-    if (up === this.#connected || this.#closed) return;
+    if (up === this.#connected || this.#life.isClosed) return;
     this.#connected = up;
     this.emit(up ? 'connect' : 'disconnect');
+  }
+
+  /**
+   * Backends call this when they see a sign that the database may be gone outside an operation (an idle pooled
+   * connection dying): the base pings it and reports `'disconnect'` only if it does not answer.
+   */
+  protected checkConnection(): void {
+    this.#suspect();
   }
 
   /** Emits `'error'` only when someone listens: a background failure must never crash the process. */
@@ -163,7 +265,24 @@ export abstract class SessionStore<Stored = string> extends session.Store {
     if (this.listenerCount('error') > 0) this.emit('error', err);
   }
 
+  /**
+   * Bounds a backend step by `operationTimeoutMs` (the base already bounds every hook call; backends use this for
+   * steps the base cannot see, such as a lock taken inside a pruning pass).
+   */
+  protected bounded<T>(label: string, step: () => Promise<T>): Promise<T> {
+    return this.#deadlines ? this.#deadlines.run(`${this.#name} ${label}`, step) : step();
+  }
+
   // --- public API --------------------------------------------------------------------------------------------
+
+  /**
+   * Resolves once the store is open: connected, its table or index created, its background work started. Optional:
+   * every operation waits for it by itself; await it at startup to fail fast on a bad connection string or
+   * missing privileges. Rejects with `SESSION_STORE_BACKEND` (the reason is its `cause`), or `CLOSED`.
+   */
+  ready(callback?: Callback<void>): Promise<void> {
+    return settle(this.#life.ready(), callback);
+  }
 
   /** The session stored under `sid`, or `null` when there is none or it has expired. */
   override get(sid: string, callback?: Callback<SessionData | null>): Promise<SessionData | null> {
@@ -211,218 +330,257 @@ export abstract class SessionStore<Stored = string> extends session.Store {
 
   /**
    * Deletes expired sessions now, in batches of `pruneBatchSize`, yielding to the event loop between batches.
-   * Resolves how many were deleted (0 when another process holds the pruning lock).
+   * Resolves how many were deleted (0 when another process holds the pruning lock). A call while a pass runs
+   * joins that pass.
    */
   prune(callback?: Callback<number>): Promise<number> {
     return settle(this.#prune(), callback);
   }
 
   /**
-   * Stops timers and releases what the store opened itself (never a client you passed in). Safe to call more
-   * than once; every other method fails with `SESSION_STORE_CLOSED` afterwards.
+   * Stops new work, waits for operations in flight and a running pruning pass, then releases what the store
+   * opened itself (never a client you passed in). Safe to call more than once; every other method fails with
+   * `SESSION_STORE_CLOSED` afterwards.
    */
   close(callback?: Callback<void>): Promise<void> {
-    this.#closing ??= this.#close();
-    return settle(this.#closing, callback);
+    return settle(
+      this.#life.close(() => this.#shutdown()),
+      callback,
+    );
   }
 
   // --- implementation ----------------------------------------------------------------------------------------
 
+  async #open(): Promise<void> {
+    const open = this._open;
+    if (typeof open === 'function') await this.bounded('open', () => open.call(this));
+    if (this.#life.isClosed) return;
+    if (this.#supports.prune && !this.#supports.nativeExpiry && this.#pruneIntervalMs !== false) {
+      this.#pruner.schedule(this.#pruneIntervalMs);
+    }
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#expiries.clear();
+    this.#health?.stop();
+    await this.#pruner.stop();
+    const close = this._close;
+    try {
+      if (typeof close === 'function') await this.#hook('close', () => close.call(this));
+    } finally {
+      this.#deadlines?.clear();
+    }
+  }
+
+  /**
+   * Runs `body` as one operation: waits for the open, counts it in flight, wraps failures, and keeps the
+   * connection state in step with what it saw.
+   */
+  async #op<T>(label: string, body: () => Promise<T>): Promise<T> {
+    if (!this.#life.enterOpen()) await this.#life.enter();
+    const epoch = this.#health?.epoch;
+    try {
+      const result = await body();
+      if (!this.#connected) this.#health?.up();
+      return result;
+    } catch (err) {
+      // A failure of something started before the database came back is old news: ignoring it avoids flapping.
+      if (epoch === this.#health?.epoch && !this.#life.isClosed) {
+        const verdict = this._diagnose?.(err);
+        if (verdict === 'unreachable') this.#health?.down();
+        else if (verdict === 'unsure') this.#suspect();
+      }
+      throw backendError(err, `${this.#name} ${label}`);
+    } finally {
+      this.#life.leave();
+    }
+  }
+
+  /** The database may be gone: ping it, and say `'disconnect'` only if it does not answer. */
+  #suspect(): void {
+    if (!this.#life.isClosed) void this.#health?.suspect();
+  }
+
+  /** One hook call, bounded by the operation timeout. */
+  #hook<T>(label: string, call: () => Promise<T>): Promise<T> {
+    return this.#deadlines ? this.#deadlines.run(`${this.#name} ${label}`, call) : call();
+  }
+
   async #get(sid: string): Promise<SessionData | null> {
-    this.#assertOpen();
+    this.#life.assertNotClosed();
     assertSid(sid, this.#maxSidLength);
-    const now = Date.now();
-    const record = await this.#call('get', () => this._get(sid, now));
-    if (!record || isExpired(record, now)) return null;
-    const sess = this.#decode(sid, record);
-    if (sess) this.#expiries.set(sid, record.expiresAt);
-    return sess;
+    return this.#op('get', async () => {
+      const now = Date.now();
+      const record = await this.#hook('get', () => this._get(sid, now));
+      if (!record || isExpired(record, now)) return null;
+      const sess = this.#codec.decode(sid, record);
+      if (sess) this.#expiries.set(sid, record.expiresAt);
+      return sess;
+    });
   }
 
   async #set(sid: string, sess: SessionData): Promise<void> {
-    this.#assertOpen();
+    this.#life.assertNotClosed();
     assertSid(sid, this.#maxSidLength);
     assertSession(sess);
     const now = Date.now();
-    const data = this.#encode(sess);
-    const expiresAt = resolveExpiry(sess, this.#ttl, now);
-    if (expiresAt <= now) {
-      this.#expiries.delete(sid);
-      await this.#call('destroy', () => this._destroy(sid));
-      return;
-    }
-    await this.#call('set', () => this._set(sid, data, expiresAt, now));
-    this.#expiries.set(sid, expiresAt);
+    const expiresAt = resolveExpiry(sess, this.ttl, now);
+    const data = this.#codec.encode(sess);
+    return this.#op('set', async () => {
+      if (expiresAt <= now) {
+        this.#expiries.delete(sid);
+        await this.#hook('destroy', () => this._destroy(sid, now));
+        return;
+      }
+      await this.#hook('set', () => this._set(sid, data, expiresAt, now));
+      this.#expiries.set(sid, expiresAt);
+    });
   }
 
   async #touch(sid: string, sess: SessionData): Promise<void> {
-    this.#assertOpen();
+    this.#life.assertNotClosed();
     assertSid(sid, this.#maxSidLength);
     assertSession(sess);
-    if (this.#disableTouch) return;
+    if (!this.#supports.touch) return;
     const now = Date.now();
-    const expiresAt = resolveExpiry(sess, this.#ttl, now);
+    const expiresAt = resolveExpiry(sess, this.ttl, now);
     if (this.#touchAfterMs > 0) {
       const known = this.#expiries.get(sid);
       // Skip only while the stored expiry is still in the future and would move forward by less than the window.
       if (known !== undefined && known > now && expiresAt >= known && expiresAt - known < this.#touchAfterMs) return;
     }
-    const touched = await this.#call('touch', () => this._touch(sid, expiresAt, now));
-    if (touched) this.#expiries.set(sid, expiresAt);
-    else this.#expiries.delete(sid);
+    return this.#op('touch', async () => {
+      const touched = await this.#hook('touch', () => this._touch(sid, expiresAt, now));
+      if (touched) this.#expiries.set(sid, expiresAt);
+      else this.#expiries.delete(sid);
+    });
   }
 
   async #destroy(sid: string): Promise<void> {
-    this.#assertOpen();
+    this.#life.assertNotClosed();
     assertSid(sid, this.#maxSidLength);
     this.#expiries.delete(sid);
-    await this.#call('destroy', () => this._destroy(sid));
+    return this.#op('destroy', () => this.#hook('destroy', () => this._destroy(sid, Date.now())));
   }
 
   async #all(): Promise<SessionMap> {
-    this.#assertOpen();
+    this.#life.assertNotClosed();
     const entries = this._entries;
-    if (typeof entries !== 'function') throw this.#notSupported('all');
-    const now = Date.now();
-    const out: SessionMap = {};
-    await this.#call('all', async () => {
-      for await (const [sid, record] of entries.call(this, now)) {
+    if (!this.#supports.all || typeof entries !== 'function') throw this.#notSupported('all');
+    return this.#op('all', async () => {
+      const now = Date.now();
+      const out: SessionMap = {};
+      for await (const [sid, record] of this.#stream('all', entries.call(this, now))) {
         if (isExpired(record, now)) continue;
-        const sess = this.#decode(sid, record, 'miss');
+        const sess = this.#codec.decode(sid, record, 'miss');
         // defineProperty: a sid such as "__proto__" must become a key, not replace the prototype.
         if (sess) Object.defineProperty(out, sid, { value: sess, enumerable: true, writable: true, configurable: true });
       }
+      return out;
     });
-    return out;
   }
 
   async #ids(): Promise<string[]> {
-    this.#assertOpen();
-    const now = Date.now();
-    const out: string[] = [];
-    await this.#call('ids', async () => {
-      for await (const sid of this.#idSource('ids', now)) out.push(sid);
+    this.#life.assertNotClosed();
+    if (!this.#supports.ids) throw this.#notSupported('ids');
+    return this.#op('ids', async () => {
+      const out: string[] = [];
+      for await (const sid of this.#idSource(Date.now())) out.push(sid);
+      return out;
     });
-    return out;
   }
 
   async #length(): Promise<number> {
-    this.#assertOpen();
-    const now = Date.now();
+    this.#life.assertNotClosed();
+    if (!this.#supports.length) throw this.#notSupported('length');
     const length = this._length;
-    if (typeof length === 'function') return this.#call('length', () => length.call(this, now));
-    let count = 0;
-    await this.#call('length', async () => {
-      for await (const _ of this.#idSource('length', now)) count++;
+    return this.#op('length', async () => {
+      const now = Date.now();
+      if (typeof length === 'function') return this.#hook('length', () => length.call(this, now));
+      let count = 0;
+      for await (const _ of this.#idSource(now)) count++;
+      return count;
     });
-    return count;
   }
 
   async #clear(): Promise<void> {
-    this.#assertOpen();
+    this.#life.assertNotClosed();
     const clear = this._clear;
-    if (typeof clear !== 'function') throw this.#notSupported('clear');
+    if (!this.#supports.clear || typeof clear !== 'function') throw this.#notSupported('clear');
     this.#expiries.clear();
-    await this.#call('clear', () => clear.call(this));
+    return this.#op('clear', async () => {
+      const steps = this.#hook('clear', async () => clear.call(this));
+      const batches = await steps;
+      if (batches && typeof (batches as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') {
+        for await (const _ of this.#stream('clear', batches as AsyncIterable<unknown>)) {
+          // each batch is one bounded step
+        }
+      }
+    });
   }
 
   async #prune(): Promise<number> {
-    this.#assertOpen();
-    const pruneBatch = this._pruneBatch;
-    if (typeof pruneBatch !== 'function') return 0;
-    const limit = this.#pruneBatchSize;
-    const pass = async (): Promise<number> => {
-      let total = 0;
+    this.#life.assertNotClosed();
+    if (!this.#supports.prune) return 0;
+    return this.#op('prune', () => this.#pruner.run());
+  }
+
+  /** One pruning pass over the backend's batches, each bounded by the operation timeout. */
+  #prunePass(): AsyncIterable<number> {
+    const prune = this._prune;
+    if (typeof prune !== 'function') return (async function* () {})();
+    return this.#stream('prune', prune.call(this, Date.now(), this.#pruneBatchSize), false);
+  }
+
+  /**
+   * A backend's stream, each step bounded by the operation timeout, yielding to the event loop whenever
+   * {@link SLICE_MS} of synchronous work has passed (a million sessions in memory or SQLite must not freeze the
+   * process). `bulk`: a bulk read, which fails with `CLOSED` at its next step once the store closes rather than
+   * holding `close()` up until it has read everything (a pruning pass stops by itself).
+   */
+  async *#stream<T>(label: string, source: AsyncIterable<T>, bulk = true): AsyncGenerator<T> {
+    const iterator = source[Symbol.asyncIterator]();
+    let sliceStart = performance.now();
+    try {
       for (;;) {
-        const deleted = await pruneBatch.call(this, Date.now(), limit);
-        total += deleted;
-        if (deleted < limit || this.#closed) return total;
-        await yieldToEventLoop();
+        const step = await this.#hook(label, () => iterator.next());
+        if (step.done) return;
+        yield step.value;
+        if (bulk && performance.now() - sliceStart > SLICE_MS) {
+          await yieldToEventLoop();
+          sliceStart = performance.now();
+          if (this.#life.isClosed) throw this.#life.closedError();
+        }
       }
-    };
-    const exclusive = this._pruneExclusive;
-    const running = this.#call('prune', () =>
-      typeof exclusive === 'function' ? exclusive.call<this, [() => Promise<number>], Promise<number | undefined>>(this, pass) : pass(),
-    );
-    // close() waits for a pass in progress, so a backend never has its connection released under a running batch.
-    this.#pruning = running.catch(() => undefined);
-    return (await running) ?? 0;
+    } finally {
+      // Not awaited: after a timeout the iterator may still be stuck in its step, and return() would wait for it.
+      iterator.return?.()?.catch(() => {});
+    }
   }
 
-  async #close(): Promise<void> {
-    this.#closed = true;
-    this.#scheduler?.stop();
-    this.#scheduler = undefined;
-    this.#expiries.clear();
-    await this.#pruning;
-    const close = this._close;
-    if (typeof close === 'function') await this.#call('close', () => close.call(this));
-  }
-
-  async *#idSource(method: string, now: number): AsyncIterable<string> {
+  /**
+   * The sids of unexpired sessions, each once: backends may repeat one (Redis SCAN does; a session re-inserted
+   * into an in-memory map during the scan is seen again), so the sids seen are remembered here, in one place.
+   */
+  async *#idSource(now: number): AsyncIterable<string> {
+    const seen = new Set<string>();
     if (typeof this._ids === 'function') {
-      yield* this._ids(now);
+      for await (const sid of this.#stream('ids', this._ids(now))) {
+        if (seen.has(sid)) continue;
+        seen.add(sid);
+        yield sid;
+      }
       return;
     }
-    if (typeof this._entries !== 'function') throw this.#notSupported(method);
-    for await (const [sid, record] of this._entries(now)) if (!isExpired(record, now)) yield sid;
-  }
-
-  #encode(sess: SessionData): Stored {
-    let data: Stored;
-    try {
-      data = this.#serializer.stringify(sess);
-    } catch (cause) {
-      throw new SessionStoreError(
-        ErrorCode.SERIALIZE_FAILED,
-        `the session could not be serialized: ${(cause as Error)?.message ?? cause}`,
-        { cause },
-      );
+    for await (const [sid, record] of this.#stream('ids', this._entries!(now))) {
+      if (isExpired(record, now) || seen.has(sid)) continue;
+      seen.add(sid);
+      yield sid;
     }
-    if (data === undefined) throw new SessionStoreError(ErrorCode.SERIALIZE_FAILED, 'the serializer returned undefined');
-    return data;
-  }
-
-  /** Decodes a record and aligns `cookie.expires` with the stored expiry, so a touched session reads back touched. */
-  #decode(sid: string, record: StoredRecord<Stored>, onError = this.#onDecodeError): SessionData | null {
-    let sess: unknown;
-    let cause: unknown;
-    try {
-      sess = this.#serializer.parse(record.data);
-    } catch (err) {
-      cause = err;
-    }
-    if (sess === null || typeof sess !== 'object' || Array.isArray(sess)) {
-      const err = new SessionStoreError(
-        ErrorCode.DECODE_FAILED,
-        `the stored session ${JSON.stringify(sid.slice(0, 64))} could not be decoded`,
-        { cause },
-      );
-      if (onError === 'error') throw err;
-      this.emitError(err);
-      return null;
-    }
-    const data = sess as SessionData;
-    if (record.expiresAt !== null && cookieExpiry(data) !== null) {
-      (data.cookie as unknown as { expires: string }).expires = new Date(record.expiresAt).toISOString();
-    }
-    return data;
-  }
-
-  async #call<T>(operation: string, run: () => Promise<T>): Promise<T> {
-    try {
-      return await run();
-    } catch (err) {
-      throw backendError(err, `${this.#backend.name} ${operation}`);
-    }
-  }
-
-  #assertOpen(): void {
-    if (this.#closed) throw new SessionStoreError(ErrorCode.CLOSED, `the ${this.#backend.name} store is closed`);
   }
 
   #notSupported(method: string): SessionStoreError {
-    return new SessionStoreError(ErrorCode.NOT_SUPPORTED, `the ${this.#backend.name} store does not support ${method}()`);
+    return new SessionStoreError(ErrorCode.NOT_SUPPORTED, `the ${this.#name} store does not support ${method}()`);
   }
 }
 

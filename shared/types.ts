@@ -39,7 +39,7 @@ export interface BaseStoreOptions<Stored = string> {
    * emit `'error'` if, and only if, someone listens. `'error'`: fail with `SESSION_STORE_DECODE_FAILED`.
    */
   onDecodeError?: 'miss' | 'error';
-  /** Longest sid accepted, in UTF-16 code units. Default 1024. */
+  /** Longest sid accepted, in UTF-16 code units (backends may also limit its UTF-8 bytes). Default 1024. */
   maxSidLength?: number;
   /**
    * How often to delete expired sessions, in milliseconds, for backends that do not expire data themselves.
@@ -49,30 +49,76 @@ export interface BaseStoreOptions<Stored = string> {
   pruneIntervalMs?: number | false;
   /** How many expired sessions one pruning batch deletes; batches run one after another. Default 1000. */
   pruneBatchSize?: number;
+  /**
+   * Longest wait, in ms, for one database operation (and for opening the store) before it fails with
+   * `SESSION_STORE_BACKEND`; the store then reports `'disconnect'` until the database answers again. A frozen
+   * server or a lost network therefore delays a request by this much, never for the whole outage.
+   * `0` disables the bound. Default 5000.
+   */
+  operationTimeoutMs?: number;
+  /**
+   * How often, in ms, a store that reported `'disconnect'` pings its database to find out it is back (express-session
+   * sends no requests to a disconnected store, so nothing else would notice). Default 1000.
+   */
+  reconnectCheckIntervalMs?: number;
 }
 
-/** What a store can do; tells users and the conformance suite which features apply. */
+/**
+ * What a store can do with the options it was given: `store.supports`. The base derives the methods from the
+ * hooks a backend implements, the backend declares the rest, and the conformance suite reads the same object,
+ * so a store never claims a capability it does not have.
+ */
 export interface StoreCapabilities {
-  /** `touch()` extends the expiry (false with `disableTouch`). */
+  /** `touch()` extends the expiry (false with `disableTouch`, or Redis' `disableTTL`). */
   touch: boolean;
-  /** Skips touches that would barely move the expiry (`touchAfter` > 0). */
+  /** Touches that would barely move the expiry are skipped (`touchAfter` > 0). */
   lazyTouch: boolean;
   /** The database deletes expired data by itself (Redis TTL, MongoDB TTL index). */
   nativeExpiry: boolean;
+  /** Expiry is kept to the millisecond, not rounded to seconds. */
+  msPrecision: boolean;
+  /** `all()` works. */
   all: boolean;
-  length: boolean;
+  /** `ids()` works. */
   ids: boolean;
+  /** `length()` works. */
+  length: boolean;
+  /** `clear()` works. */
   clear: boolean;
   /** `prune()` deletes expired sessions (stores without native expiry). */
   prune: boolean;
+  /** `close()` releases the store. */
+  close: boolean;
+  /**
+   * The store keeps its sessions in a namespace of a shared backend (key prefix, table, collection, directory),
+   * named by `store.namespace`; stores in different namespaces never see each other's sessions.
+   */
+  namespaces: boolean;
+  /** Every method also returns a promise. */
+  promises: boolean;
+  /** Failures are `SessionStoreError`s with stable `SESSION_STORE_*` codes. */
+  sessionStoreErrors: boolean;
 }
 
-/** What a backend tells the base about itself. */
+/** What a backend declares about itself to the base (see `SessionStore`'s constructor). */
 export interface BackendInfo {
   /** Short name used in messages, e.g. `'redis'`. */
   name: string;
-  /** The database removes expired records by itself. */
-  nativeExpiry?: boolean;
+  /**
+   * What the backend can do with its options, beyond the hooks it implements: e.g. `touch: false` when its
+   * options make touch impossible, `nativeExpiry: true`. Methods are derived from the hooks and can only be
+   * narrowed here, never widened.
+   */
+  capabilities?: Partial<Pick<StoreCapabilities, 'touch' | 'nativeExpiry' | 'msPrecision' | 'all' | 'ids' | 'length' | 'clear'>>;
+  /** The namespace of this store in its backend (`store.namespace`), when it has one. */
+  namespace?: string;
   /** Default pruning interval in ms for this backend (the user's `pruneIntervalMs` wins). */
   pruneIntervalMs?: number | false;
+  /** Default TTL in seconds when the user gives none (e.g. 14 days for MongoDB, as connect-mongo). */
+  defaultTtl?: number;
+  /**
+   * Whether `operationTimeoutMs` applies. Default true; in-process stores whose operations cannot hang (memory)
+   * turn it off to save the bookkeeping.
+   */
+  timeouts?: boolean;
 }

@@ -1,6 +1,6 @@
 import type { SessionData } from 'express-session';
 import { ErrorCode, SessionStoreError } from './errors.js';
-import type { Ttl } from './types.js';
+import { describe } from './options.js';
 
 // C0 controls and DEL: they break file names, log lines and some wire protocols, and no sid generator emits them.
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
@@ -27,28 +27,4 @@ export function assertSession(session: unknown): asserts session is SessionData 
   if (session === null || typeof session !== 'object' || Array.isArray(session)) {
     throw new SessionStoreError(ErrorCode.INVALID_SESSION, `session must be an object, got ${describe(session)}`);
   }
-}
-
-/** Checks the TTL option once, at construction, so a typo fails fast instead of on the first request. */
-export function assertTtl(ttl: Ttl): void {
-  if (typeof ttl === 'function') return;
-  if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl < 0) {
-    throw new SessionStoreError(
-      ErrorCode.INVALID_OPTION,
-      `ttl must be a non-negative number of seconds or a function, got ${describe(ttl)}`,
-    );
-  }
-}
-
-/** Checks a numeric option: finite and at least `min`. */
-export function assertNumberOption(name: string, value: unknown, min: number): asserts value is number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
-    throw new SessionStoreError(ErrorCode.INVALID_OPTION, `${name} must be a number >= ${min}, got ${describe(value)}`);
-  }
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'string') return `a string of length ${value.length}`;
-  return typeof value;
 }

@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { groupNames, type Report } from './conformance/runner.js';
+import { groupNames, type Report } from '../conformance/runner.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -17,11 +17,8 @@ interface Run {
 
 function cli(...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', 'test/conformance/cli.ts', ...args],
-      { cwd: root, timeout: 60_000 },
-      (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: unknown }).code ?? -1) : 0, stdout, stderr }),
+    execFile(process.execPath, ['--import', 'tsx', 'conformance/cli.ts', ...args], { cwd: root, timeout: 60_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? Number((err as { code?: unknown }).code ?? -1) : 0, stdout, stderr }),
     );
   });
 }

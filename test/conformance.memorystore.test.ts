@@ -4,7 +4,7 @@
  */
 import { describe, it } from 'vitest';
 import session from 'express-session';
-import { conformance } from './conformance/index.js';
+import { conformance } from '../conformance/index.js';
 
 conformance({
   name: 'express-session MemoryStore',

@@ -4,6 +4,9 @@
  * stops them at teardown. A missing server fails the run here when it is required (CI set or
  * SESSION_STORES_REQUIRE_ALL=1), so the problem is reported once instead of in every file.
  */
+import { execSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
 import { requireServer, startSharedServer, type RunningServer } from './servers/shared.js';
 import type { SharedServers } from './servers/index.js';
@@ -13,6 +16,7 @@ const KINDS: Kind[] = ['redis', 'postgres', 'mongo'];
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const t0 = Date.now();
+  buildIfMissing();
   const results = await Promise.allSettled(KINDS.map((k) => startSharedServer(k)));
   const running: RunningServer[] = [];
   const servers: SharedServers = {};
@@ -44,4 +48,17 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
   project.provide('sessionStoresServers', servers);
   return stopAll;
+}
+
+/**
+ * Tests that load the package by its name (the published artefact, the README's examples) need dist/. CI builds
+ * before testing; a fresh clone running `npm test` directly gets it built here, once, before any test file runs.
+ */
+function buildIfMissing(): void {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  if (existsSync(`${root}/dist/index.js`) && existsSync(`${root}/dist/cli.js`)) return;
+  const t0 = Date.now();
+  process.stdout.write('\nsession-stores: dist/ is missing; running npm run build once …\n');
+  execSync('npm run build', { cwd: root, stdio: 'ignore', timeout: 300_000 });
+  process.stdout.write(`session-stores: built in ${Date.now() - t0} ms\n`);
 }

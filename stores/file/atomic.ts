@@ -3,6 +3,7 @@ import { constants } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
+import { notThere } from './read.js';
 
 /**
  * Temp files start with this: the leading dot keeps them out of every listing (no session name starts with a
@@ -80,13 +81,13 @@ export async function syncDir(dir: string): Promise<void> {
   }
 }
 
-/** Unlinks, ignoring a file that is already gone. */
+/** Unlinks, ignoring a file that is already gone (or was never a file: a directory of the same name). */
 export async function removeFile(path: string): Promise<boolean> {
   try {
     await withSharingRetry(() => unlink(path));
     return true;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    if (notThere(err)) return false;
     throw err;
   }
 }

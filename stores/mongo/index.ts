@@ -1,7 +1,7 @@
-export { MongoStore, type AutoRemoveState } from './mongo-store.js';
+export { MongoStore, type AutoRemoveState } from './store.js';
 export type { AutoRemove, MongoSessionPayload, MongoStoreOptions } from './options.js';
 export type { SessionDocument } from './document.js';
 export { documentSerializer, stringSerializer } from './serializers.js';
-
-import { MongoStore } from './mongo-store.js';
+export { SessionStoreError, ErrorCode, isSessionStoreError } from '../../shared/errors.js';
+import { MongoStore } from './store.js';
 export default MongoStore;

@@ -1,5 +1,7 @@
 import type { SessionData } from 'express-session';
 import type { Document, MongoClient, MongoClientOptions, WriteConcernSettings } from 'mongodb';
+import { ErrorCode, SessionStoreError } from '../../shared/errors.js';
+import { any, bool, fn, obj, oneOf, scaled, str } from '../../shared/options.js';
 import type { BaseStoreOptions } from '../../shared/types.js';
 
 /**
@@ -55,7 +57,42 @@ export interface MongoStoreOptions extends BaseStoreOptions<MongoSessionPayload>
   timestamps?: boolean;
   /** Write concern for set/touch/destroy/clear (connect-mongo's `writeOperationOptions`). */
   writeOperationOptions?: WriteConcernSettings;
+  /**
+   * connect-mongo's encryption options are refused: storing a session in plaintext while the application
+   * believes it is encrypted would be worse than failing. Use the store's `encryption` option instead.
+   */
+  crypto?: never;
+  /** Refused, see {@link crypto}. */
+  cryptoAdapter?: never;
+  /** Refused: connect-mongo's `transformId` changes the stored `_id`; not supported yet. */
+  transformId?: never;
 }
+
+const refused = (why: string) => (): never => {
+  throw new SessionStoreError(ErrorCode.INVALID_OPTION, why);
+};
+
+/** What MongoStore accepts (see {@link MongoStoreOptions}). */
+export const MONGO_OPTIONS = {
+  options: {
+    client: any,
+    clientPromise: any,
+    mongoUrl: str(),
+    mongoOptions: obj,
+    dbName: str(),
+    collectionName: str(),
+    autoRemove: oneOf('native', 'interval', 'disabled'),
+    stringify: bool,
+    serialize: fn,
+    unserialize: fn,
+    timestamps: bool,
+    writeOperationOptions: obj,
+    crypto: refused('crypto (connect-mongo encryption) is not supported: sessions would be stored in plaintext'),
+    cryptoAdapter: refused('cryptoAdapter (connect-mongo encryption) is not supported: sessions would be stored in plaintext'),
+    transformId: refused('transformId is not supported: the session id is stored as _id unchanged'),
+  },
+  aliases: { autoRemoveInterval: scaled('pruneIntervalMs', 60_000) },
+};
 
 /** Seconds in 14 days: connect-mongo's default ttl. */
 export const DEFAULT_MONGO_TTL_SECONDS = 14 * 24 * 60 * 60;

@@ -1,6 +1,6 @@
 import type { SessionData } from 'express-session';
 import type { Document } from 'mongodb';
-import type { Serializer } from '../../shared/serializer.js';
+import { type Serializer, jsonPayloadSerializer } from '../../shared/serializer.js';
 import type { MongoSessionPayload, MongoStoreOptions } from './options.js';
 
 /**
@@ -30,10 +30,7 @@ export const documentSerializer: Serializer<Document> = {
  * connect-mongo's default encoding: `JSON.stringify(session)`. A document found in `session` (written with
  * `stringify: false`) is read as is, so switching `stringify` logs nobody out.
  */
-export const stringSerializer: Serializer<MongoSessionPayload> = {
-  stringify: (session) => JSON.stringify(session),
-  parse: (stored) => (typeof stored === 'string' ? JSON.parse(stored) : stored) as SessionData,
-};
+export const stringSerializer: Serializer<MongoSessionPayload> = jsonPayloadSerializer;
 
 /** The serializer the options ask for: `serializer`, else connect-mongo's `serialize`/`unserialize`, else `stringify`. */
 export function resolveSerializer(options: MongoStoreOptions): Serializer<MongoSessionPayload> {

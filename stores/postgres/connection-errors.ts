@@ -17,17 +17,22 @@ const NETWORK_CODES = new Set([
 const SERVER_GONE_STATES = new Set(['57P01', '57P02', '57P03']);
 
 // node-postgres reports a dead connection with plain Errors whose only mark is the message.
-const GONE_MESSAGES = [
-  'Connection terminated',
-  'timeout exceeded when trying to connect',
-  'Client has encountered a connection error',
-  'Connection ended',
-  'connect ECONNREFUSED',
-];
+const GONE_MESSAGES = ['Connection terminated', 'Client has encountered a connection error', 'Connection ended', 'connect ECONNREFUSED'];
+
+// pg-pool's answer when no connection could be had in time: every connection is held by the application (busy,
+// not down), or a new one could not be opened within connectionTimeoutMillis (maybe down).
+const POOL_TIMEOUT = 'timeout exceeded when trying to connect';
+
+/** What `err` says about the server (see `SessionStore._diagnose`). */
+export function diagnose(err: unknown): 'unreachable' | 'unsure' | undefined {
+  if (isConnectionError(err)) return 'unreachable';
+  const message = (err as { message?: unknown } | null)?.message;
+  return typeof message === 'string' && message.includes(POOL_TIMEOUT) ? 'unsure' : undefined;
+}
 
 /**
- * Whether `err` says the database is unreachable (rather than that one query was wrong): such failures flip the
- * store to disconnected so express-session stops using it until the database answers again.
+ * Whether `err` says the connection or the server is gone (rather than that one query was wrong): a connection
+ * that failed so is destroyed rather than returned to the pool, and the store reports `'disconnect'`.
  */
 export function isConnectionError(err: unknown): boolean {
   if (err === null || typeof err !== 'object') return false;

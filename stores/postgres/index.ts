@@ -1,5 +1,5 @@
 export { PostgresStore, type PostgresStoreOptions } from './store.js';
-export type { TableSchema } from './sql.js';
+export type { TableLayout } from './sql.js';
 export { SessionStoreError, ErrorCode, isSessionStoreError } from '../../shared/errors.js';
 import { PostgresStore } from './store.js';
 export default PostgresStore;

@@ -5,7 +5,7 @@ import { ErrorCode, SessionStoreError } from '../../shared/errors.js';
  * The table layout. `'compatible'` is connect-pg-simple's (`sess json`, `expire timestamp(6)` without time zone);
  * `'modern'` uses `jsonb` and `timestamptz`, whose instants do not depend on the session `TimeZone`.
  */
-export type TableSchema = 'compatible' | 'modern';
+export type TableLayout = 'compatible' | 'modern';
 
 // PostgreSQL silently truncates longer identifiers (NAMEDATALEN - 1 bytes), so two long names could collide.
 const MAX_IDENTIFIER_BYTES = 63;
@@ -92,8 +92,9 @@ export function statements(table: string): Statements {
     idsFirst: page(false, '"sid"'),
     idsNext: page(true, '"sid"'),
     length: statement(`SELECT count(*)::float8 AS n FROM ${table} WHERE "expire" > ${at(1)}`),
-    // DELETE rather than TRUNCATE: TRUNCATE takes an ACCESS EXCLUSIVE lock that would stall every request.
-    clear: statement(`DELETE FROM ${table}`),
+    // DELETE rather than TRUNCATE: TRUNCATE takes an ACCESS EXCLUSIVE lock that would stall every request. In
+    // batches, so no single statement holds row locks on the whole table for long.
+    clear: statement(`DELETE FROM ${table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${table} LIMIT $1))`),
     // A bounded batch: the sub-select picks at most $2 expired rows (SKIP LOCKED: never wait on a row a request is
     // writing); the outer re-check keeps a row that was re-saved after the sub-select saw it.
     prune: statement(
@@ -129,9 +130,9 @@ export function tableName(schemaName: string | undefined, table: string): TableN
  * `IDX_session_expire` whatever the table, so two tables in one schema collide; we keep that name for the default
  * table and derive one per table otherwise.
  */
-export function createTableSql(name: TableName, schema: TableSchema): string[] {
-  const sess = schema === 'modern' ? 'jsonb' : 'json';
-  const expire = schema === 'modern' ? 'timestamptz(6)' : 'timestamp(6)';
+export function createTableSql(name: TableName, layout: TableLayout): string[] {
+  const sess = layout === 'modern' ? 'jsonb' : 'json';
+  const expire = layout === 'modern' ? 'timestamptz(6)' : 'timestamp(6)';
   const indexName = `IDX_${name.rawTable}_expire`;
   const index =
     Buffer.byteLength(indexName, 'utf8') <= MAX_IDENTIFIER_BYTES

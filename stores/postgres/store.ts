@@ -1,27 +1,22 @@
 import pg from 'pg';
 import type { Pool, PoolClient, PoolConfig, QueryConfig, QueryResult, QueryResultRow } from 'pg';
-import { ErrorCode, SessionStoreError, backendError } from '../../shared/errors.js';
-import { SessionStore } from '../../shared/store.js';
+import { ErrorCode, SessionStoreError } from '../../shared/errors.js';
+import { any, bool, fn, obj, oneOf, renamed, scaled, str } from '../../shared/options.js';
+import { SessionStore, storeOptions } from '../../shared/store.js';
 import type { BaseStoreOptions, StoredRecord } from '../../shared/types.js';
-import { assertNumberOption } from '../../shared/validate.js';
-import { isConnectionError } from './connection-errors.js';
-import {
-  type Statement,
-  type Statements,
-  type TableName,
-  type TableSchema,
-  createTableSql,
-  lockKey,
-  statements,
-  tableName,
-} from './sql.js';
+import { diagnose, isConnectionError } from './connection-errors.js';
+import { checkout } from './lease.js';
+import { type Statement, type Statements, type TableLayout, type TableName, lockKey, statements, tableName } from './sql.js';
+import { createTableIfMissing } from './table.js';
 
 const DEFAULT_PRUNE_SECONDS = 15 * 60;
 const PAGE_SIZE = 500;
 
 /** Options of {@link PostgresStore}: connect-pg-simple's names and units, plus the shared options. */
 export interface PostgresStoreOptions extends BaseStoreOptions<string> {
-  /** A `pg.Pool` to use. The store never ends a pool it did not create. */
+  /** A `pg.Pool` to use (connect-pg-simple calls it `pool`, also accepted). The store never ends a pool it did not create. */
+  client?: Pool;
+  /** @deprecated connect-pg-simple's name of {@link client}. */
   pool?: Pool;
   /** Connection string for a pool the store creates (and ends on `close()`). Default `process.env.DATABASE_URL`. */
   conString?: string;
@@ -31,7 +26,11 @@ export interface PostgresStoreOptions extends BaseStoreOptions<string> {
   conObject?: PoolConfig;
   /** Schema of the table. Default: none, i.e. the first schema of the `search_path` (usually `public`). */
   schemaName?: string;
-  /** Table name. Default `'session'`, connect-pg-simple's. Any text is safe: names are always quoted. */
+  /**
+   * Table name. Default `'session'`, connect-pg-simple's. Any text is safe: names are always quoted. A
+   * schema-qualified `'schema.table'` is taken as such only when `schemaName` is not given (connect-pg-simple
+   * reads it the same way).
+   */
   tableName?: string;
   /**
    * Column types used when the store creates the table. `'compatible'` (default) is connect-pg-simple's layout
@@ -39,35 +38,46 @@ export interface PostgresStoreOptions extends BaseStoreOptions<string> {
    * `expire timestamptz(6)`) stores instants that do not depend on the session `TimeZone` and survive DST changes:
    * prefer it for new installs. Reading and writing work the same on both layouts; this only picks the DDL.
    */
-  schema?: TableSchema;
+  layout?: TableLayout;
+  /** @deprecated The old name of {@link layout}. */
+  schema?: TableLayout;
   /**
-   * Create the schema, table and index on first use when the table does not exist. Idempotent and safe when many
+   * Create the schema, table and index on open when the table does not exist. Idempotent and safe when many
    * instances start at once (serialized by an advisory lock). Default false, as connect-pg-simple.
    */
   createTableIfMissing?: boolean;
   /**
-   * Seconds between pruning runs (connect-pg-simple's name and unit; each run waits a jittered 50–150%), or
-   * `false` to never prune from this process. Default 900. Only one process prunes a table at a time, across all
-   * servers. `pruneIntervalMs`, when given, wins.
+   * connect-pg-simple's name for `pruneIntervalMs`, in **seconds** (or `false`). Default 900. Only one process
+   * prunes a table at a time, across all servers.
    */
   pruneSessionInterval?: number | false;
-  /**
-   * How often, in milliseconds, to check whether the database is back after a `'disconnect'` (express-session
-   * sends no queries to a disconnected store, so the store has to look by itself). Default 1000.
-   */
-  reconnectCheckIntervalMs?: number;
   /** Called with background failures (pruning, pool errors), like connect-pg-simple's `errorLog`. Default: none. */
   errorLog?: (...args: unknown[]) => void;
-  /** Not supported: pass pg-promise's underlying pool as `pool: db.$pool`. */
+  /** Not supported: pass pg-promise's underlying pool as `client: db.$pool`. */
   pgPromise?: never;
 }
 
-/** A checked-out client: `fail()` marks it unusable, `release()` returns (or, after a failure, destroys) it. */
-interface Lease {
-  client: PoolClient;
-  fail: (err: unknown) => void;
-  release: () => void;
-}
+const OPTIONS = {
+  options: {
+    client: any,
+    conString: str(),
+    conObject: obj,
+    schemaName: str(),
+    tableName: str(),
+    layout: oneOf('compatible', 'modern'),
+    createTableIfMissing: bool,
+    errorLog: fn,
+    pgPromise: () => {
+      throw new SessionStoreError(ErrorCode.INVALID_OPTION, 'pgPromise is not supported: pass its pool instead (`client: db.$pool`)');
+    },
+  },
+  aliases: {
+    pool: renamed('client'),
+    connectionString: renamed('conString'),
+    schema: renamed('layout'),
+    pruneSessionInterval: scaled('pruneIntervalMs', 1000),
+  },
+};
 
 interface Row extends QueryResultRow {
   sid?: string;
@@ -84,18 +94,19 @@ interface Row extends QueryResultRow {
  * `'connect'`/`'disconnect'` events.
  *
  * The store attaches an `'error'` listener to the pool (even one you pass in): an idle connection dying when the
- * server restarts must not crash the process. It reports through `'disconnect'` instead.
+ * server restarts must not crash the process. It checks the server instead, and reports `'disconnect'` if a
+ * fresh connection fails too.
  *
  * @example
  * ```ts
+ * import pg from 'pg';
  * import { PostgresStore } from 'session-stores/postgres';
- * const store = new PostgresStore({ pool, createTableIfMissing: true });
- * app.use(session({ store, secret, resave: false, saveUninitialized: false }));
+ * const store = new PostgresStore({ client: new pg.Pool(), createTableIfMissing: true });
  * ```
  */
 export class PostgresStore extends SessionStore<string> {
   /** The pool the store queries. */
-  readonly pool: Pool;
+  readonly client: Pool;
   /** The quoted, possibly schema-qualified table name, as it appears in the store's SQL. */
   readonly table: string;
 
@@ -103,69 +114,40 @@ export class PostgresStore extends SessionStore<string> {
   readonly #sql: Statements;
   readonly #ownsPool: boolean;
   readonly #createTable: boolean;
-  readonly #layout: TableSchema;
+  readonly #layout: TableLayout;
   readonly #pruneKey: string;
-  readonly #createKey: string;
-  readonly #reconnectCheckMs: number;
   readonly #errorLog: ((...args: unknown[]) => void) | undefined;
-  readonly #onPoolError = (err: Error): void => this.#poolError(err);
-  #ready: Promise<void> | undefined;
-  #pruneClient: PoolClient | undefined;
-  #probe: NodeJS.Timeout | undefined;
-  #probing = false;
-  #epoch = 0;
-  readonly #passes = new Set<Promise<void>>();
+  readonly #onPoolError = (err: Error): void => {
+    this.emitError(err);
+    // An idle connection died: a server restart, or just one backend terminated or dropped by a proxy.
+    this.checkConnection();
+  };
 
-  /** @param options A `pg.Pool`, or options. */
-  constructor(options: PostgresStoreOptions | Pool = {}) {
-    const opts: PostgresStoreOptions = isPool(options) ? { pool: options } : options;
-    if (opts.pgPromise !== undefined) {
-      throw new SessionStoreError(ErrorCode.INVALID_OPTION, 'pgPromise is not supported: pass its pool instead (`pool: db.$pool`)');
-    }
-    const prune = opts.pruneSessionInterval;
-    if (prune !== undefined && prune !== false) assertNumberOption('pruneSessionInterval', prune, 0);
-    super(
-      { ...opts, pruneIntervalMs: opts.pruneIntervalMs ?? (prune === undefined ? undefined : prune === false ? false : prune * 1000) },
-      { name: 'postgres', nativeExpiry: false, pruneIntervalMs: DEFAULT_PRUNE_SECONDS * 1000 },
-    );
-    this.#layout = opts.schema ?? 'compatible';
-    if (this.#layout !== 'compatible' && this.#layout !== 'modern') {
-      throw new SessionStoreError(ErrorCode.INVALID_OPTION, `schema must be 'compatible' or 'modern'`);
-    }
-    this.#reconnectCheckMs = opts.reconnectCheckIntervalMs ?? 1000;
-    assertNumberOption('reconnectCheckIntervalMs', this.#reconnectCheckMs, 1);
-    this.#name = tableName(opts.schemaName, opts.tableName ?? 'session');
-    this.table = this.#name.qualified;
-    this.#sql = statements(this.#name.qualified);
-    this.#pruneKey = lockKey(`session-stores:prune:${this.#name.qualified}`);
-    this.#createKey = lockKey(`session-stores:create:${this.#name.qualified}`);
+  /** @param options A `pg.Pool`, a connection string, or options. */
+  constructor(options: PostgresStoreOptions | Pool | string = {}) {
+    const input = typeof options === 'string' ? { conString: options } : isPool(options) ? { client: options } : options;
+    const opts = storeOptions<PostgresStoreOptions>(input, OPTIONS);
+    if (opts.client !== undefined) assertPool(opts.client);
+    const name = resolveTableName(opts.schemaName, opts.tableName ?? 'session');
+    super(opts, { name: 'postgres', pruneIntervalMs: DEFAULT_PRUNE_SECONDS * 1000, namespace: name.qualified });
+    this.#name = name;
+    this.table = name.qualified;
+    this.#sql = statements(name.qualified);
+    this.#pruneKey = lockKey(`session-stores:prune:${name.qualified}`);
+    this.#layout = opts.layout ?? 'compatible';
     this.#createTable = opts.createTableIfMissing === true;
     this.#errorLog = opts.errorLog;
-
-    if (opts.pool) {
-      this.pool = opts.pool;
-      this.#ownsPool = false;
-    } else {
-      const connectionString = opts.conString ?? opts.connectionString ?? process.env['DATABASE_URL'];
-      // A connect timeout: without one, requests hang for as long as an unreachable server does not answer.
-      const config: PoolConfig = opts.conObject ?? { connectionString, connectionTimeoutMillis: 10_000 };
-      this.pool = new pg.Pool(config);
-      this.#ownsPool = true;
-    }
-    this.pool.on('error', this.#onPoolError);
+    this.#ownsPool = opts.client === undefined;
+    // A connect timeout: without one, a request waits for as long as an unreachable server does not answer.
+    this.client =
+      opts.client ??
+      new pg.Pool(opts.conObject ?? { connectionString: opts.conString ?? process.env['DATABASE_URL'], connectionTimeoutMillis: 10_000 });
+    this.client.on('error', this.#onPoolError);
   }
 
-  /**
-   * Resolves once the store can serve requests: with `createTableIfMissing`, once the table exists (created now if
-   * needed). Optional: every operation waits for it by itself; await it at startup to fail fast on a bad
-   * connection string or missing privileges. Rejects with `SESSION_STORE_BACKEND`.
-   */
-  async ready(): Promise<void> {
-    try {
-      await this.#ensureTable();
-    } catch (err) {
-      throw backendError(err, 'postgres table creation');
-    }
+  /** @deprecated The old name of {@link client}. */
+  get pool(): Pool {
+    return this.client;
   }
 
   protected override emitError(err: unknown): void {
@@ -173,7 +155,11 @@ export class PostgresStore extends SessionStore<string> {
     this.#errorLog?.('session-stores postgres:', err);
   }
 
-  // --- hooks ---------------------------------------------------------------------------------------------------
+  protected override async _open(): Promise<void> {
+    if (this.#createTable) {
+      await createTableIfMissing(this.client, this.#name, this.#layout, lockKey(`session-stores:create:${this.#name.qualified}`));
+    }
+  }
 
   protected override async _get(sid: string): Promise<StoredRecord | null> {
     const { rows } = await this.#query<Row>(this.#sql.get, [sid]);
@@ -209,43 +195,33 @@ export class PostgresStore extends SessionStore<string> {
     return rows[0]!.n;
   }
 
-  protected override async _clear(): Promise<void> {
-    await this.#query(this.#sql.clear, []);
-  }
-
-  protected override async _pruneBatch(now: number, limit: number): Promise<number> {
-    // On the client that holds the pruning lock: a pool of size 1 must not wait for itself.
-    const { rowCount } = await this.#query(this.#sql.prune, [now, limit], this.#pruneClient);
-    return rowCount ?? 0;
+  protected override async *_clear(): AsyncIterable<number> {
+    for (;;) {
+      const { rowCount } = await this.#query(this.#sql.clear, [PAGE_SIZE]);
+      yield rowCount ?? 0;
+      // Until a batch finds nothing: a row rewritten between a batch's SELECT and DELETE is taken by the next one.
+      if (!rowCount) return;
+    }
   }
 
   /**
-   * One pruning pass at a time per table across every process: a session-level `pg_try_advisory_lock` held on a
-   * dedicated connection for the whole pass. Another process holding it means this pass is skipped, not queued.
+   * One pass holds a session-level `pg_try_advisory_lock` on a dedicated connection, so one process prunes a
+   * table at a time across every server; another process holding it means this pass is skipped, not queued.
    */
-  protected override _pruneExclusive<T>(run: () => Promise<T>): Promise<T | undefined> {
-    const pass = this.#pruneExclusive(run);
-    const settled = pass.then(
-      () => {},
-      () => {},
-    );
-    this.#passes.add(settled);
-    void settled.finally(() => this.#passes.delete(settled));
-    return pass;
-  }
-
-  async #pruneExclusive<T>(run: () => Promise<T>): Promise<T | undefined> {
-    await this.#ensureTable();
-    const lease = await this.#guard(() => this.#checkout());
+  protected override async *_prune(now: number, batchSize: number): AsyncIterable<number> {
+    const lease = await checkout(this.client);
     const { client } = lease;
     try {
       const { rows } = await this.#query<{ acquired: boolean }>(this.#sql.tryLock, [this.#pruneKey], client);
-      if (!rows[0]?.acquired) return undefined;
-      this.#pruneClient = client;
+      if (!rows[0]?.acquired) return;
       try {
-        return await run();
+        for (;;) {
+          // On the client that holds the lock: a pool of size 1 must not wait for itself.
+          const { rowCount } = await this.#query(this.#sql.prune, [now, batchSize], client);
+          yield rowCount ?? 0;
+          if ((rowCount ?? 0) < batchSize) return;
+        }
       } finally {
-        this.#pruneClient = undefined;
         // If unlocking fails, the client is destroyed below, which ends its session and so releases the lock.
         await client.query({ ...this.#sql.unlock, values: [this.#pruneKey] }).catch((err: unknown) => lease.fail(err));
       }
@@ -258,163 +234,35 @@ export class PostgresStore extends SessionStore<string> {
     }
   }
 
-  protected override async _close(): Promise<void> {
-    this.#stopProbe();
-    // A pass in flight stops after its current batch (the base checks `closed`); ending the pool under it would
-    // make it fail, and hold its connection.
-    await Promise.all(this.#passes);
-    // Let a table creation in flight finish: ending the pool under it would fail it with a confusing error.
-    await this.#ready?.catch(() => {});
-    if (this.#ownsPool) await this.pool.end();
-    else this.pool.off('error', this.#onPoolError);
+  protected override async _ping(): Promise<void> {
+    // A fresh connection, not the pool: a pool whose connections the application holds is busy, not down.
+    const client = new pg.Client({ ...this.client.options, connectionTimeoutMillis: 5000 } as pg.ClientConfig);
+    client.on('error', () => {});
+    try {
+      await client.connect();
+      await client.query('SELECT 1');
+    } finally {
+      await client.end().catch(() => {});
+    }
   }
 
-  // --- queries and health --------------------------------------------------------------------------------------
+  protected override _diagnose(err: unknown): 'unreachable' | 'unsure' | undefined {
+    return diagnose(err);
+  }
+
+  protected override async _close(): Promise<void> {
+    if (this.#ownsPool) await this.client.end();
+    else this.client.off('error', this.#onPoolError);
+  }
 
   async #query<R extends QueryResultRow = QueryResultRow>(
     statement: Statement,
     values: unknown[],
     client?: PoolClient,
   ): Promise<QueryResult<R>> {
-    await this.#ensureTable();
     const config: QueryConfig = { name: statement.name, text: statement.text, values };
-    return this.#guard(() => (client ?? this.pool).query<R>(config));
+    return (client ?? this.client).query<R>(config);
   }
-
-  /** Runs `op`, keeping `connected` in step with what it tells about the server. */
-  async #guard<T>(op: () => Promise<T>): Promise<T> {
-    const epoch = this.#epoch;
-    try {
-      const result = await op();
-      if (!this.connected) this.#up();
-      return result;
-    } catch (err) {
-      // A failure of something started before the database came back is old news: ignoring it avoids flapping.
-      if (isConnectionError(err) && epoch === this.#epoch) this.#down();
-      throw err;
-    }
-  }
-
-  #up(): void {
-    this.#epoch++;
-    this.#stopProbe();
-    this.setConnected(true);
-  }
-
-  #down(): void {
-    if (this.closed) return;
-    this.setConnected(false);
-    if (this.#probe) return;
-    this.#probe = setInterval(() => void this.#check(), this.#reconnectCheckMs);
-    this.#probe.unref();
-  }
-
-  #stopProbe(): void {
-    clearInterval(this.#probe);
-    this.#probe = undefined;
-  }
-
-  /** One health check: a trivial query through the pool. */
-  async #check(): Promise<void> {
-    if (this.#probing || this.closed) return;
-    this.#probing = true;
-    try {
-      await this.#guard(() => this.pool.query('SELECT 1'));
-    } catch {
-      // #guard already flipped the state if the server is unreachable; any other failure says nothing about it.
-    } finally {
-      this.#probing = false;
-    }
-  }
-
-  /**
-   * An idle connection died. That happens when the server restarts, but also when one backend is terminated or a
-   * proxy drops idle connections: check the server before telling express-session to stop using the store.
-   */
-  #poolError(err: Error): void {
-    this.emitError(err);
-    void this.#check();
-  }
-
-  // --- table creation ------------------------------------------------------------------------------------------
-
-  /** Resolves once the table is known to exist (or creation is not wanted); retried after a failure. */
-  #ensureTable(): Promise<void> {
-    if (!this.#createTable) return Promise.resolve();
-    this.#ready ??= this.#guard(() => this.#createTableOnce()).catch((err: unknown) => {
-      this.#ready = undefined;
-      throw err;
-    });
-    return this.#ready;
-  }
-
-  async #createTableOnce(): Promise<void> {
-    const lease = await this.#checkout();
-    const { client } = lease;
-    try {
-      await client.query('BEGIN');
-      try {
-        // Serializes creators that use this library; the catch below covers those that do not (connect-pg-simple).
-        await client.query('SELECT pg_advisory_xact_lock($1::int8)', [this.#createKey]);
-        const { rows } = await client.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [this.#name.qualified]);
-        if (!rows[0]!.exists) {
-          if (this.#name.schema) {
-            // Checked first: CREATE SCHEMA IF NOT EXISTS needs the CREATE privilege even when the schema exists.
-            const schema = await client.query<{ exists: boolean }>('SELECT to_regnamespace($1) IS NOT NULL AS exists', [this.#name.schema]);
-            if (!schema.rows[0]!.exists) await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.#name.schema}`);
-          }
-          for (const ddl of createTableSql(this.#name, this.#layout)) await client.query(ddl);
-        }
-        await client.query('COMMIT');
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => {});
-        // Another creator won a race we could not serialize (unique_violation on pg_type / duplicate_table or
-        // duplicate_schema): fine if the table now exists.
-        const code = (err as { code?: string }).code;
-        if (code === '23505' || code === '42P07' || code === '42P06') {
-          const { rows } = await client.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [this.#name.qualified]);
-          if (rows[0]!.exists) return;
-        }
-        throw err;
-      }
-    } catch (err) {
-      if (isConnectionError(err)) lease.fail(err);
-      throw err;
-    } finally {
-      lease.release();
-    }
-  }
-
-  /**
-   * A client checked out for several statements. The `'error'` listener is attached inside pg-pool's callback,
-   * synchronously: a promise would leave a gap in which a connection killed right after it was handed out (a server
-   * shutting down) emits `'error'` with nobody listening, which crashes the process.
-   */
-  #checkout(): Promise<Lease> {
-    return new Promise((resolve, reject) => {
-      this.pool.connect((err, client, done) => {
-        if (err || !client) return reject(err ?? new Error('pg-pool returned no client'));
-        let broken: Error | undefined;
-        const onError = (e: Error) => {
-          broken ??= e;
-        };
-        client.on('error', onError);
-        resolve({
-          client,
-          fail: (e) => {
-            broken ??= e instanceof Error ? e : new Error(String(e));
-          },
-          release: () => {
-            client.off('error', onError);
-            // Releasing with an error destroys the connection rather than reusing it.
-            done(broken);
-          },
-        });
-      });
-    });
-  }
-
-  // --- bulk reads ----------------------------------------------------------------------------------------------
 
   /** Keyset pagination by sid: stable under concurrent writes and never holds a cursor open between batches. */
   async *#pages(first: Statement, next: Statement, now: number): AsyncIterable<Row> {
@@ -431,12 +279,25 @@ export class PostgresStore extends SessionStore<string> {
   }
 }
 
+/** `tableName` may carry its schema (`'app.session'`) when `schemaName` is not given, as in connect-pg-simple. */
+function resolveTableName(schemaName: string | undefined, table: string): TableName {
+  return tableName(schemaName, table);
+}
+
 function isPool(value: unknown): value is Pool {
   return (
     value instanceof pg.Pool ||
-    (typeof value === 'object' &&
-      value !== null &&
-      typeof (value as Pool).connect === 'function' &&
-      typeof (value as Pool).query === 'function')
+    (typeof value === 'object' && value !== null && typeof (value as Pool).connect === 'function' && 'totalCount' in value)
   );
+}
+
+/** A `pg.Client` is not a pool: it serves one query at a time and, unconnected, never answers at all. */
+function assertPool(value: unknown): asserts value is Pool {
+  if (!isPool(value) || typeof (value as Pool).query !== 'function') {
+    const client = value instanceof pg.Client || (typeof value === 'object' && value !== null && 'connectionParameters' in value);
+    throw new SessionStoreError(
+      ErrorCode.INVALID_OPTION,
+      client ? 'client must be a pg.Pool, not a pg.Client (pass new pg.Pool(config))' : 'client must be a pg.Pool',
+    );
+  }
 }

@@ -1,31 +1,31 @@
-import { type RedisAdapter, READ_SCRIPT, READ_SCRIPT_SHA, escapeGlob, isNoScript, pairReply, subscribe } from './adapter.js';
+import { watchEvents } from '../../shared/watch.js';
+import { type RedisAdapter, READ_SCRIPT, READ_SCRIPT_SHA, escapeGlob, isNoScript, pairReply } from './adapter.js';
 
-/** The part of an ioredis `Redis` or `Cluster` the store uses (structural, so ioredis stays an optional peer). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- drivers type listener arguments as any
+type Listener = (...args: any[]) => void;
+
+/**
+ * The part of an ioredis `Redis` or `Cluster` the store uses (structural, so ioredis stays an optional peer).
+ * Every command goes through ioredis' generic `call`, whose signature both classes share exactly.
+ */
 export interface IoRedisLike {
   readonly status: string;
   readonly isCluster: boolean;
   readonly options?: { keyPrefix?: string };
-  evalsha(sha: string, numkeys: number, ...keys: string[]): Promise<unknown>;
-  eval(script: string, numkeys: number, ...keys: string[]): Promise<unknown>;
-  set(key: string, value: string, ...args: Array<string | number>): Promise<unknown>;
-  pexpireat(key: string, at: number): Promise<number>;
-  del(...keys: string[]): Promise<number>;
-  scan(cursor: string, ...args: Array<string | number>): Promise<[string, string[]]>;
-  on(event: string, listener: (...args: unknown[]) => void): unknown;
-  off(event: string, listener: (...args: unknown[]) => void): unknown;
-  /** Cluster only. */
-  nodes?(role: 'master'): IoRedisLike[];
+  call(command: string, args: Array<string | number>): Promise<unknown>;
+  on(event: string, listener: Listener): unknown;
+  off(event: string, listener: Listener): unknown;
+}
+
+interface IoRedisCluster extends IoRedisLike {
+  nodes(role: 'master'): IoRedisLike[];
 }
 
 /** True when `client` looks like an ioredis `Redis` or `Cluster`. */
 export function isIoRedis(client: unknown): client is IoRedisLike {
   const c = client as Partial<IoRedisLike> | null;
   return (
-    typeof c === 'object' &&
-    c !== null &&
-    typeof c.isCluster === 'boolean' &&
-    typeof c.status === 'string' &&
-    typeof c.evalsha === 'function'
+    typeof c === 'object' && c !== null && typeof c.isCluster === 'boolean' && typeof c.status === 'string' && typeof c.call === 'function'
   );
 }
 
@@ -37,18 +37,18 @@ export function ioredisAdapter(client: IoRedisLike): RedisAdapter {
 
   const script = async (keys: string[]): Promise<unknown> => {
     try {
-      return await client.evalsha(READ_SCRIPT_SHA, keys.length, ...keys);
+      return await client.call('EVALSHA', [READ_SCRIPT_SHA, keys.length, ...keys]);
     } catch (err) {
       if (!isNoScript(err)) throw err;
-      return client.eval(READ_SCRIPT, keys.length, ...keys);
+      return client.call('EVAL', [READ_SCRIPT, keys.length, ...keys]);
     }
   };
 
   async function* scanNode(node: IoRedisLike, match: string, count: number): AsyncIterable<string[]> {
     let cursor = '0';
     do {
-      const [next, keys] = await node.scan(cursor, 'MATCH', match, 'COUNT', count);
-      cursor = next;
+      const [next, keys] = (await node.call('SCAN', [cursor, 'MATCH', match, 'COUNT', count])) as [string, string[]];
+      cursor = String(next);
       if (keys.length > 0) yield keyPrefix ? keys.map((k) => k.slice(keyPrefix.length)) : keys;
     } while (cursor !== '0');
   }
@@ -60,34 +60,31 @@ export function ioredisAdapter(client: IoRedisLike): RedisAdapter {
       return Promise.all(keys.map(async (k) => pairReply(await script([k]), 1)[0]!));
     },
     async set(key, value, pxat) {
-      if (pxat === null) await client.set(key, value);
-      else await client.set(key, value, 'PXAT', pxat);
+      await client.call('SET', pxat === null ? [key, value] : [key, value, 'PXAT', pxat]);
     },
     async pexpireat(key, at) {
-      return (await client.pexpireat(key, at)) === 1;
+      return Number(await client.call('PEXPIREAT', [key, at])) === 1;
     },
     async del(keys) {
       if (keys.length === 0) return;
-      if (!cluster) await client.del(...keys);
-      else await Promise.all(keys.map((k) => client.del(k)));
+      if (!cluster) await client.call('DEL', keys);
+      else await Promise.all(keys.map((k) => client.call('DEL', [k])));
     },
     async *scan(prefix, count) {
       const match = `${escapeGlob(keyPrefix + prefix)}*`;
-      const nodes = cluster && client.nodes ? client.nodes('master') : [client];
+      const nodes = cluster ? (client as IoRedisCluster).nodes('master') : [client];
       for (const node of nodes) yield* scanNode(node, match, count);
     },
     watch(listener) {
-      const up = (): void => listener(true);
-      const down = (): void => listener(false);
-      const events: Array<[string, () => void]> = [
-        ['ready', up],
-        ['close', down],
-        ['end', down],
-        ['reconnecting', down],
-      ];
       // No 'error' listener: 'close' already reports every lost connection, and listening would silence
       // ioredis' own "Unhandled error event" logging the application may rely on.
-      return subscribe(client, events);
+      return watchEvents(client, { up: ['ready'], down: ['close', 'end', 'reconnecting'] }, listener);
+    },
+    usable() {
+      return client.status !== 'end';
+    },
+    async ping() {
+      await client.call('PING', []);
     },
   };
 }

@@ -1,19 +1,22 @@
-import { type RedisAdapter, READ_SCRIPT, READ_SCRIPT_SHA, escapeGlob, isNoScript, pairReply, subscribe } from './adapter.js';
+import { watchEvents } from '../../shared/watch.js';
+import { type RedisAdapter, READ_SCRIPT, READ_SCRIPT_SHA, escapeGlob, isNoScript, pairReply } from './adapter.js';
 
-type Listener = (...args: unknown[]) => void;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- drivers type listener arguments as any
+type Listener = (...args: any[]) => void;
 
-/** The part of a node-redis (v4/v5) client the store uses. Raw `sendCommand` reads the same in both versions. */
+/** The part of a node-redis (v4–v6) client the store uses. Raw `sendCommand` reads the same in every version. */
 export interface NodeRedisClientLike {
   readonly isReady: boolean;
+  readonly isOpen: boolean;
   sendCommand(args: string[]): Promise<unknown>;
   on(event: string, listener: Listener): unknown;
   off(event: string, listener: Listener): unknown;
 }
 
-/** The part of a node-redis (v4/v5) cluster (`createCluster`) the store uses. */
+/** The part of a node-redis (v4–v6) cluster (`createCluster`) the store uses. */
 export interface NodeRedisClusterLike {
   readonly masters: unknown[];
-  nodeClient(node: unknown): NodeRedisClientLike | Promise<NodeRedisClientLike>;
+  nodeClient(node: never): unknown;
   sendCommand(firstKey: string | undefined, isReadonly: boolean | undefined, args: string[]): Promise<unknown>;
   on(event: string, listener: Listener): unknown;
   off(event: string, listener: Listener): unknown;
@@ -38,6 +41,7 @@ export function nodeRedisAdapter(client: NodeRedisClientLike | NodeRedisClusterL
   const send = cluster
     ? (key: string, args: string[]) => client.sendCommand(key, false, args)
     : (_key: string, args: string[]) => (client as NodeRedisClientLike).sendCommand(args);
+  let clusterUp = false;
 
   const script = async (keys: string[]): Promise<unknown> => {
     const tail = [String(keys.length), ...keys];
@@ -83,27 +87,32 @@ export function nodeRedisAdapter(client: NodeRedisClientLike | NodeRedisClusterL
         return;
       }
       // Snapshot the masters: the list is replaced when the cluster topology is rediscovered.
-      for (const master of [...client.masters]) yield* scanNode(await client.nodeClient(master), match, count);
+      for (const master of [...client.masters]) {
+        yield* scanNode((await client.nodeClient(master as never)) as NodeRedisClientLike, match, count);
+      }
     },
     watch(listener) {
-      const up = (): void => listener(true);
-      const down = (): void => listener(false);
-      // node-redis reports a reconnect strategy giving up only through 'error' (with isReady false).
-      const onError = (): void => {
-        if (!cluster && !(client as NodeRedisClientLike).isReady) listener(false);
+      const track = (up: boolean): void => {
+        clusterUp = up;
+        listener(up);
       };
-      const events: Array<[string, () => void]> = cluster
-        ? [
-            ['connect', up],
-            ['disconnect', down],
-          ]
-        : [
-            ['ready', up],
-            ['end', down],
-            ['reconnecting', down],
-            ['error', onError],
-          ];
-      return subscribe(client, events);
+      if (cluster) return watchEvents(client, { up: ['connect'], down: ['disconnect'] }, track);
+      // node-redis reports a reconnect strategy giving up only through 'error' (with isReady false).
+      const onError = (emit: (up: boolean) => void) => (): void => {
+        if (!(client as NodeRedisClientLike).isReady) emit(false);
+      };
+      return watchEvents(client, { up: ['ready'], down: ['end', 'reconnecting'], other: [['error', onError]] }, track);
+    },
+    usable() {
+      // A cluster client has no isOpen: its masters list is filled once connect() has discovered the slots.
+      return cluster ? clusterUp || client.masters.length > 0 : (client as NodeRedisClientLike).isOpen;
+    },
+    async ping() {
+      if (cluster)
+        await Promise.all(
+          [...client.masters].map(async (m) => ((await client.nodeClient(m as never)) as NodeRedisClientLike).sendCommand(['PING'])),
+        );
+      else await (client as NodeRedisClientLike).sendCommand(['PING']);
     },
   };
 }

@@ -24,10 +24,17 @@ export interface RedisAdapter {
    */
   scan(prefix: string, count: number): AsyncIterable<string[]>;
   /**
-   * Calls `listener(true)` when the client becomes ready and `listener(false)` when it loses its connection.
-   * Returns a function that removes the listeners again.
+   * Calls `listener(true)` when the client becomes ready and `listener(false)` when it loses its connection,
+   * through one set of client listeners shared by every store on the client. Returns what stops this watch.
    */
   watch(listener: (up: boolean) => void): () => void;
+  /**
+   * Whether the client can serve commands: false for a node-redis client on which `connect()` was never called (or
+   * that was closed), and for an ioredis client that was quit. A client still connecting queues commands: usable.
+   */
+  usable(): boolean;
+  /** `PING`, bypassing nothing: answers only when the server does. */
+  ping(): Promise<void>;
 }
 
 /**
@@ -82,15 +89,4 @@ export function pairReply(reply: unknown, count: number): Array<[string | null, 
 /** True for the error Redis answers `EVALSHA` with when the script is not cached on that node. */
 export function isNoScript(err: unknown): boolean {
   return err instanceof Error && err.message.startsWith('NOSCRIPT');
-}
-
-/** Attaches each `[event, listener]` pair to `emitter`; returns a function that detaches them all. */
-export function subscribe(
-  emitter: { on(event: string, fn: () => void): unknown; off(event: string, fn: () => void): unknown },
-  events: Array<[string, () => void]>,
-): () => void {
-  for (const [event, fn] of events) emitter.on(event, fn);
-  return () => {
-    for (const [event, fn] of events) emitter.off(event, fn);
-  };
 }

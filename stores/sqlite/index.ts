@@ -1,2 +1,4 @@
-export { SQLiteStore, type SQLiteStoreOptions } from './sqlite-store.js';
-export { SQLiteStore as default } from './sqlite-store.js';
+export { SQLiteStore, type SQLiteStoreOptions } from './store.js';
+export { SessionStoreError, ErrorCode, isSessionStoreError } from '../../shared/errors.js';
+import { SQLiteStore } from './store.js';
+export default SQLiteStore;

@@ -15,8 +15,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import prettier from 'prettier';
-import { loadStoreModule } from '../conformance/load.js';
-import { groupNames, oneLine, runConformance, type Report, type TestResult } from '../conformance/runner.js';
+import { loadStoreModule } from '../../conformance/load.js';
+import { groupNames, oneLine, runConformance, type Report, type TestResult } from '../../conformance/runner.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');

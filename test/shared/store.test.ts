@@ -142,14 +142,16 @@ describe('shared SessionStore', () => {
   });
 
   it('prunes in bounded batches and returns the count', async () => {
-    const store = new MemoryStore({ pruneBatchSize: 7, pruneIntervalMs: false });
     const batches: number[] = [];
-    const original = (store as unknown as { _pruneBatch: (n: number, l: number) => Promise<number> })._pruneBatch;
-    (store as unknown as { _pruneBatch: unknown })._pruneBatch = async function (this: MemoryStore, now: number, limit: number) {
-      const n = await original.call(this, now, limit);
-      batches.push(n);
-      return n;
-    };
+    class Counting extends MemoryStore {
+      protected override async *_prune(now: number, limit: number): AsyncIterable<number> {
+        for await (const n of super._prune!(now, limit)) {
+          if (n > 0) batches.push(n);
+          yield n;
+        }
+      }
+    }
+    const store = new Counting({ pruneBatchSize: 7, pruneIntervalMs: false });
     for (let i = 0; i < 20; i++) await store.set(`x${i}`, sess(future(3_600_000)));
     // A touch whose cookie has already expired moves the stored expiry into the past: they expire in place.
     for (let i = 0; i < 20; i++) await store.touch(`x${i}`, sess(new Date(Date.now() - 1)));

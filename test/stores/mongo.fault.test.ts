@@ -50,7 +50,7 @@ describe.skipIf(!server)(`MongoStore fault tolerance [mongo: ${server?.descripti
     store.on('connect', () => events.push('connect'));
     store.on('disconnect', () => events.push('disconnect'));
     store.on('error', (err) => storeErrors.push(err));
-    await store.ready;
+    await store.ready();
 
     const app = express();
     app.use(session({ store, secret: 'fault-secret', resave: false, saveUninitialized: false, cookie: { maxAge: 60_000 } }));
@@ -142,7 +142,7 @@ describe.skipIf(!server)(`MongoStore fault tolerance [mongo: ${server?.descripti
 
     expect(unhandled).toEqual([]);
     expect(statuses.every((s) => s === 200 || s === 500)).toBe(true); // no hung or dropped request
-    expect(results.filter((r) => r.status === 500).every((r) => r.body === 'SESSION_STORE_BACKEND')).toBe(true);
+    expect(results.filter((r) => r.status === 500).every((r) => /^SESSION_STORE_(BACKEND|TIMEOUT)$/.test(r.body))).toBe(true);
     // While the server restarts the driver may see it come and go more than once: every change is reported,
     // alternating, starting with the outage and ending connected.
     expect(events[0]).toBe('disconnect');
@@ -151,6 +151,8 @@ describe.skipIf(!server)(`MongoStore fault tolerance [mongo: ${server?.descripti
     // The session outlived the outage (the server keeps its data) and counting resumed where it stopped.
     expect(Number(after)).toBeGreaterThan(Math.max(1, ...counts));
     expect(failMs).toBeLessThan(3_000);
-    expect(storeErrors.every((e) => isSessionStoreError(e, 'SESSION_STORE_BACKEND'))).toBe(true);
+    expect(
+      storeErrors.filter((e) => !isSessionStoreError(e, 'SESSION_STORE_BACKEND') && !isSessionStoreError(e, 'SESSION_STORE_TIMEOUT')),
+    ).toEqual([]);
   });
 });

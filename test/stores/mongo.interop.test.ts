@@ -8,7 +8,7 @@ import ConnectMongo from 'connect-mongo';
 import { MongoClient } from 'mongodb';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MongoStore } from '../../stores/mongo/index.js';
-import { startApp } from '../conformance/http-app.js';
+import { startApp } from '../../conformance/http-app.js';
 import { describeWithServer, uniqueName } from '../servers/index.js';
 import { HOUR, sess } from './helpers.js';
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { conformance } from '../conformance/index.js';
+import { conformance } from '../../conformance/index.js';
 import { isSessionStoreError } from '../../shared/errors.js';
 import { PostgresStore, type PostgresStoreOptions } from '../../stores/postgres/index.js';
 import PostgresStoreDefault from '../../stores/postgres/index.js';
@@ -44,7 +44,6 @@ describe.skipIf(!server)(`PostgresStore [${server?.description}]`, () => {
       test: it,
       describe,
       name: `conformance (${layout} schema)`,
-      capabilities: { namespaces: true },
       // jsonb cannot hold U+0000 in a string (a PostgreSQL limitation, documented); the json layout can.
       knownFailures: layout === 'modern' ? [/payloads: unicode strings round-trip/] : [],
       factory: async (hints) => {

@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isSessionStoreError } from '../../shared/errors.js';
 import { RedisStore, type RedisClient, type RedisStoreOptions } from '../../stores/redis/index.js';
 import RedisStoreDefault from '../../stores/redis/index.js';
-import { conformance } from '../conformance/index.js';
+import { conformance } from '../../conformance/index.js';
 import { redisCluster, serverOrSkip, skipIfMissing, uniqueName } from '../servers/index.js';
 import { HOUR, sess } from './helpers.js';
 
@@ -132,7 +132,6 @@ for (const family of families) {
           if (!s.closed) await s.clear();
           await s.close();
         },
-        capabilities: { namespaces: true, msPrecision: true },
       });
     });
 

@@ -122,6 +122,7 @@ describe('SQLiteStore ⇄ better-sqlite3-session-store', () => {
 
   it('leaves the incumbent fully working on a table that has our expire index', async () => {
     const { db, incumbent, ours } = setup();
+    await ours.ready();
     expect(db.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'sessions_expire_idx'`).pluck().get()).toBe(
       'sessions_expire_idx',
     );

@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import type { SessionData } from 'express-session';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { isSessionStoreError } from '../../shared/errors.js';
-import { conformance } from '../conformance/index.js';
+import { conformance } from '../../conformance/index.js';
 import { SQLiteStore, type SQLiteStoreOptions } from '../../stores/sqlite/index.js';
 import SQLiteStoreDefault from '../../stores/sqlite/index.js';
 import { HOUR, sess } from './helpers.js';
@@ -50,7 +50,6 @@ function memoryDb(): Database.Database {
     test: it,
     describe,
     name: 'SQLiteStore conformance (shared client)',
-    capabilities: { namespaces: true },
     factory: (hints) =>
       new SQLiteStore({
         client: shared,
@@ -66,7 +65,6 @@ function memoryDb(): Database.Database {
     test: it,
     describe,
     name: 'SQLiteStore conformance (store opens the file)',
-    capabilities: { namespaces: true },
     factory: (hints) =>
       new SQLiteStore({
         filename: file,
@@ -103,14 +101,13 @@ describe('SQLiteStore: layout (better-sqlite3-session-store compatible)', () => 
     expect(row).toEqual({ sid: 'abc', sess: JSON.stringify(written), expire: '2099-01-02T03:04:05.678Z', t: 'text' });
   });
 
-  it('uses the expire index for length and pruning', () => {
+  it('uses the expire index for pruning', async () => {
     const db = memoryDb();
-    open(db);
+    await open(db).ready();
     const plan = (sql: string): string =>
       (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all('2030-01-01T00:00:00.000Z') as Array<{ detail: string }>)
         .map((r) => r.detail)
         .join(' | ');
-    expect(plan('SELECT COUNT(*) FROM "sessions" WHERE expire > ?')).toMatch(/sessions_expire_idx/);
     expect(plan('SELECT rowid FROM "sessions" WHERE expire <= ? LIMIT 10')).toMatch(/sessions_expire_idx/);
   });
 
@@ -124,14 +121,18 @@ describe('SQLiteStore: layout (better-sqlite3-session-store compatible)', () => 
     expect(await store.ids()).toEqual([]);
   });
 
-  it('clamps expiries past year 9999 so they still compare correctly as text', async () => {
+  it('stores the latest expiry (year 9999) exactly and refuses a later one before writing', async () => {
     const db = memoryDb();
-    const store = open({ client: db, ttl: 1e12 });
-    await store.set('far', sess(null));
+    const max = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+    const store = open({ client: db, ttl: (max - Date.now()) / 1000 });
+    await store.set('far', sess(max));
     expect(db.prepare('SELECT expire FROM sessions').pluck().get()).toBe('9999-12-31T23:59:59.999Z');
     expect(await store.length()).toBe(1);
-    await store.touch('far', sess(null));
+    await store.touch('far', sess(max));
     expect(await store.get('far')).not.toBeNull();
+    const err = await store.set('later', sess(max + 1)).catch((e: unknown) => e);
+    expect(isSessionStoreError(err, 'SESSION_STORE_INVALID_SESSION')).toBe(true);
+    expect(db.prepare(`SELECT COUNT(*) FROM sessions WHERE sid = 'later'`).pluck().get()).toBe(0);
   });
 
   it('reads a row whose sess looks numeric back as the text that was stored', async () => {
@@ -221,11 +222,13 @@ describe('SQLiteStore: opening and closing', () => {
     ).toBe(true);
   });
 
-  it('opens a file in WAL mode with a busy timeout and synchronous=NORMAL, and closes it on close()', async () => {
+  it('opens a file in WAL mode with a short synchronous busy timeout and synchronous=NORMAL, and closes it on close()', async () => {
     const store = open({ filename: tempFile() });
-    const db = store.database;
+    await store.ready();
+    const db = store.client;
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(db.pragma('busy_timeout', { simple: true })).toBe(5000);
+    // Lock waits beyond a couple of ms are asynchronous (busyTimeoutMs), never a frozen event loop.
+    expect(db.pragma('busy_timeout', { simple: true })).toBe(2);
     expect(db.pragma('synchronous', { simple: true })).toBe(1);
     await store.close();
     expect(db.open).toBe(false);
@@ -233,11 +236,11 @@ describe('SQLiteStore: opening and closing', () => {
     expect(isSessionStoreError(await store.get('x').catch((e: unknown) => e), 'SESSION_STORE_CLOSED')).toBe(true);
   });
 
-  it('honours busyTimeoutMs and databaseOptions when it opens the file', () => {
+  it('honours databaseOptions when it opens the file, and fails at construction when it cannot', async () => {
     const file = tempFile();
     new Database(file).close();
-    const store = open({ filename: file, busyTimeoutMs: 250, databaseOptions: { fileMustExist: true } });
-    expect(store.database.pragma('busy_timeout', { simple: true })).toBe(250);
+    const store = open({ filename: file, databaseOptions: { fileMustExist: true } });
+    await store.set('s', sess(Date.now() + HOUR));
     expect(
       () => new SQLiteStore({ filename: join(dir, 'absent.db'), databaseOptions: { fileMustExist: true }, pruneIntervalMs: 10 }),
     ).toThrow();
@@ -248,6 +251,7 @@ describe('SQLiteStore: opening and closing', () => {
     const db = new Database(file, { timeout: 1234 });
     dbs.push(db);
     const store = open(db);
+    await store.ready();
     expect(db.pragma('journal_mode', { simple: true })).toBe('delete');
     expect(db.pragma('busy_timeout', { simple: true })).toBe(1234);
     await store.set('s', sess(Date.now() + HOUR));
@@ -256,20 +260,23 @@ describe('SQLiteStore: opening and closing', () => {
     expect(db.prepare('SELECT COUNT(*) FROM sessions').pluck().get()).toBe(1);
   });
 
-  it('switches a given database to WAL only when asked', () => {
-    const db = new Database(tempFile());
+  it('switches a given database to WAL only when asked, and never touches its busy timeout', async () => {
+    const db = new Database(tempFile(), { timeout: 777 });
     dbs.push(db);
-    const store = open({ client: db, wal: true, busyTimeoutMs: 777 });
+    const store = open({ client: db, wal: true, busyTimeoutMs: 100 });
+    await store.ready();
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(db.pragma('busy_timeout', { simple: true })).toBe(777);
-    expect(store.database).toBe(db);
+    expect(store.client).toBe(db);
+    expect(store.database).toBe(db); // the old name
   });
 
   it('lets other statements run while all() / ids() page through many rows', async () => {
     const store = open({ filename: tempFile() });
-    const insert = store.database.prepare('INSERT INTO sessions VALUES (?, ?, ?)');
+    await store.ready();
+    const insert = store.client.prepare('INSERT INTO sessions VALUES (?, ?, ?)');
     const expire = new Date(Date.now() + HOUR).toISOString();
-    store.database.transaction(() => {
+    store.client.transaction(() => {
       for (let i = 0; i < 1234; i++) insert.run(`sid-${String(i).padStart(5, '0')}`, JSON.stringify({ cookie: {}, i }), expire);
     })();
     const [ids, all] = await Promise.all([
@@ -288,17 +295,19 @@ describe('SQLiteStore: opening and closing', () => {
 describe('SQLiteStore: pruning', () => {
   class CountingStore extends SQLiteStore {
     batches: number[] = [];
-    protected override async _pruneBatch(now: number, limit: number): Promise<number> {
-      const n = await super._pruneBatch(now, limit);
-      this.batches.push(n);
-      return n;
+    protected override async *_prune(now: number, limit: number): AsyncIterable<number> {
+      for await (const n of super._prune!(now, limit)) {
+        this.batches.push(n);
+        yield n;
+      }
     }
   }
 
   it('deletes expired sessions in bounded batches and keeps live ones', async () => {
     const store = new CountingStore({ filename: tempFile(), pruneBatchSize: 1000, pruneIntervalMs: false });
     opened.push(store);
-    const db = store.database;
+    await store.ready();
+    const db = store.client;
     const insert = db.prepare('INSERT INTO sessions VALUES (?, ?, ?)');
     const past = new Date(Date.now() - 1000).toISOString();
     const future = new Date(Date.now() + HOUR).toISOString();
@@ -315,34 +324,37 @@ describe('SQLiteStore: pruning', () => {
   it('prunes on its own schedule when pruneIntervalMs is set', async () => {
     const store = open({ client: memoryDb(), pruneIntervalMs: 20 });
     await store.set('short', sess(Date.now() + 5));
-    await sleep(120);
-    expect(store.database.prepare('SELECT COUNT(*) FROM sessions').pluck().get()).toBe(0);
+    const count = (): unknown => store.client.prepare('SELECT COUNT(*) FROM sessions').pluck().get();
+    await until(() => count() === 0);
   });
 
   it('accepts better-sqlite3-session-store expired options as aliases', async () => {
-    const withClearFalse = open({ client: memoryDb(), expired: { clear: false, intervalMs: 10 } });
-    const withInterval = open({ client: memoryDb(), expired: { intervalMs: 20 } });
-    const overridden = open({ client: memoryDb(), expired: { intervalMs: 20 }, pruneIntervalMs: false });
-    for (const store of [withClearFalse, withInterval, overridden]) await store.set('short', sess(Date.now() + 5));
-    await sleep(120);
-    const rows = (s: SQLiteStore): unknown => s.database.prepare('SELECT COUNT(*) FROM sessions').pluck().get();
-    expect([rows(withClearFalse), rows(withInterval), rows(overridden)]).toEqual([1, 0, 1]);
+    const pruned = open({ client: memoryDb(), expired: { intervalMs: 20 } });
+    const neverPruned = open({ client: memoryDb(), expired: { clear: false, intervalMs: 10 } });
+    for (const store of [pruned, neverPruned]) await store.set('short', sess(Date.now() + 5));
+    const rows = (s: SQLiteStore): unknown => s.client.prepare('SELECT COUNT(*) FROM sessions').pluck().get();
+    await until(() => rows(pruned) === 0);
+    expect(neverPruned.supports.prune).toBe(true);
+    expect(rows(neverPruned)).toBe(1);
+    // The same setting under two names must agree.
+    const err = captureError(() => new SQLiteStore({ client: memoryDb(), expired: { intervalMs: 20 }, pruneIntervalMs: false }));
+    expect(isSessionStoreError(err, 'SESSION_STORE_INVALID_OPTION')).toBe(true);
   });
 
-  it('a failed constructor leaves no pruning timer behind', async () => {
-    let runs = 0;
-    class Watched extends SQLiteStore {
-      protected override async _pruneBatch(): Promise<number> {
-        runs++;
-        return 0;
-      }
-    }
-    const err = captureError(() => new Watched({ filename: join(dir, 'no', 'such', 'dir.db'), pruneIntervalMs: 1 }));
+  it('a failed constructor leaves no pruning timer behind', () => {
+    const err = captureError(() => new SQLiteStore({ filename: join(dir, 'no', 'such', 'dir.db'), pruneIntervalMs: 1 }));
     expect(String(err)).toMatch(/directory does not exist/);
-    await sleep(30);
-    expect(runs).toBe(0);
   });
 });
+
+/** Polls `condition` every 10 ms until it holds; fails after 10 s. */
+async function until(condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met within 10 s');
+    await sleep(10);
+  }
+}
 
 function captureError(fn: () => unknown): unknown {
   try {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import session from 'express-session';
 import betterSqlite3SessionStore from 'better-sqlite3-session-store';
-import type { Capabilities } from '../../conformance/options.js';
+import type { Capabilities } from '../../../conformance/options.js';
 
 const SqliteStore = betterSqlite3SessionStore(session);
 const dir = mkdtempSync(join(tmpdir(), 'better-sqlite3-session-store-'));

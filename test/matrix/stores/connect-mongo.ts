@@ -7,7 +7,7 @@
  */
 import MongoStore from 'connect-mongo';
 import { MongoClient } from 'mongodb';
-import type { Capabilities, FactoryHints } from '../../conformance/options.js';
+import type { Capabilities, FactoryHints } from '../../../conformance/options.js';
 import { mongoServer, uniqueName } from '../../servers/index.js';
 
 const server = await mongoServer();

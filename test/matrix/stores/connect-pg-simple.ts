@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import session from 'express-session';
 import connectPgSimple from 'connect-pg-simple';
 import pg from 'pg';
-import type { Capabilities, FactoryHints } from '../../conformance/options.js';
+import type { Capabilities, FactoryHints } from '../../../conformance/options.js';
 import { postgresServer, uniqueName } from '../../servers/index.js';
 
 const PgStore = connectPgSimple(session);

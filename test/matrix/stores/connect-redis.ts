@@ -6,7 +6,7 @@
  */
 import { RedisStore } from 'connect-redis';
 import { createClient } from 'redis';
-import type { Capabilities, FactoryHints } from '../../conformance/options.js';
+import type { Capabilities, FactoryHints } from '../../../conformance/options.js';
 import { redisServer, uniqueName } from '../../servers/index.js';
 
 const server = await redisServer();

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import session from 'express-session';
 import connectSqlite3 from 'connect-sqlite3';
-import type { Capabilities, FactoryHints } from '../../conformance/options.js';
+import type { Capabilities, FactoryHints } from '../../../conformance/options.js';
 
 const SQLiteStore = connectSqlite3(session);
 const dir = mkdtempSync(join(tmpdir(), 'connect-sqlite3-'));

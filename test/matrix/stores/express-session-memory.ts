@@ -3,7 +3,7 @@
  * options, so it honours none of the suite's hints.
  */
 import session from 'express-session';
-import type { Capabilities } from '../../conformance/options.js';
+import type { Capabilities } from '../../../conformance/options.js';
 
 export const name = 'express-session MemoryStore';
 export const backend = 'in-process memory';

@@ -5,7 +5,7 @@
  */
 import session from 'express-session';
 import memorystore from 'memorystore';
-import type { Capabilities, FactoryHints } from '../../conformance/options.js';
+import type { Capabilities, FactoryHints } from '../../../conformance/options.js';
 
 const MemoryStore = memorystore(session);
 

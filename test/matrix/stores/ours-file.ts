@@ -3,14 +3,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileStore } from '../../../stores/file/index.js';
-import type { Capabilities, FactoryHints } from '../../conformance/options.js';
+import type { FactoryHints } from '../../../conformance/options.js';
 
 const root = mkdtempSync(join(tmpdir(), 'session-stores-file-'));
 let counter = 0;
 
 export const name = 'session-stores FileStore';
 export const backend = 'local file system';
-export const capabilities: Partial<Capabilities> = { namespaces: true };
 
 export default function factory(hints: FactoryHints = {}): FileStore {
   return new FileStore({

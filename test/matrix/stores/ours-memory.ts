@@ -1,6 +1,6 @@
 /** Our MemoryStore, configured the way its README and test file do. */
 import { MemoryStore } from '../../../stores/memory/index.js';
-import type { FactoryHints } from '../../conformance/options.js';
+import type { FactoryHints } from '../../../conformance/options.js';
 
 export const name = 'session-stores MemoryStore';
 export const backend = 'in-process memory';

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { PostgresStore } from '../../../stores/postgres/index.js';
-import type { Capabilities, FactoryHints } from '../../conformance/options.js';
+import type { FactoryHints } from '../../../conformance/options.js';
 import { postgresServer, uniqueName } from '../../servers/index.js';
 
 const server = await postgresServer();
@@ -13,11 +13,10 @@ let counter = 0;
 
 export const name = 'session-stores PostgresStore';
 export const backend = server.description;
-export const capabilities: Partial<Capabilities> = { namespaces: true };
 
 export async function factory(hints: FactoryHints = {}): Promise<PostgresStore> {
   const store = new PostgresStore({
-    pool,
+    client: pool,
     schemaName,
     tableName:
       hints.namespace === undefined ? `t${++counter}` : `ns_${createHash('sha1').update(hints.namespace).digest('hex').slice(0, 16)}`,

@@ -1,7 +1,7 @@
 /** Our RedisStore with a node-redis client (like the connect-redis row), a key prefix per store. */
 import { createClient } from 'redis';
 import { RedisStore } from '../../../stores/redis/index.js';
-import type { Capabilities, FactoryHints } from '../../conformance/options.js';
+import type { FactoryHints } from '../../../conformance/options.js';
 import { redisServer, uniqueName } from '../../servers/index.js';
 
 const server = await redisServer();
@@ -12,7 +12,6 @@ let counter = 0;
 
 export const name = 'session-stores RedisStore';
 export const backend = server.description;
-export const capabilities: Partial<Capabilities> = { namespaces: true };
 
 export default function factory(hints: FactoryHints = {}): RedisStore {
   return new RedisStore({

@@ -3,14 +3,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SQLiteStore } from '../../../stores/sqlite/index.js';
-import type { Capabilities, FactoryHints } from '../../conformance/options.js';
+import type { FactoryHints } from '../../../conformance/options.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'session-stores-sqlite-'));
 let counter = 0;
 
 export const name = 'session-stores SQLiteStore';
 export const backend = 'SQLite (better-sqlite3)';
-export const capabilities: Partial<Capabilities> = { namespaces: true };
 
 export default function factory(hints: FactoryHints = {}): SQLiteStore {
   return new SQLiteStore({

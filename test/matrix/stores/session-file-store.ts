@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import session from 'express-session';
 import sessionFileStore from 'session-file-store';
-import type { Capabilities, FactoryHints } from '../../conformance/options.js';
+import type { Capabilities, FactoryHints } from '../../../conformance/options.js';
 
 const FileStore = sessionFileStore(session);
 const root = mkdtempSync(join(tmpdir(), 'session-file-store-'));

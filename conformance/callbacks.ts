@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { Store } from 'express-session';
-import type { Method } from './client.js';
+import { METHOD_CALLS, type Method } from './client.js';
 import type { Capabilities, ConformanceOptions } from './options.js';
 import { group, type Need } from './registry.js';
 import { codeOf, json, sess, sid, sleep } from './util.js';
@@ -61,23 +61,10 @@ async function capturingUncaught(fn: () => Promise<void>): Promise<unknown[]> {
   return caught;
 }
 
-type Case = [method: Method, needs: Need[], args: (existing: string) => unknown[]];
-
-const CASES: Case[] = [
-  ['get', [], (id) => [id]],
-  ['set', [], () => [sid(), sess({ v: 1 })]],
-  ['destroy', [], (id) => [id]],
-  ['touch', ['touch'], (id) => [id, sess({ v: 1 })]],
-  ['all', ['all'], () => []],
-  ['length', ['length'], () => []],
-  ['ids', ['ids'], () => []],
-  ['clear', ['clear'], () => []],
-];
-
 /** The callback contract express-session relies on, and the promise twin of every method. */
 export function callbacks(opts: ConformanceOptions): void {
   group(opts, 'callbacks', (test) => {
-    for (const [method, needs, args] of CASES) {
+    for (const [method, needs, args] of METHOD_CALLS) {
       test(`${method}() calls back exactly once, asynchronously`, needs, async ({ client, store }) => {
         const id = sid();
         await client.set(id, sess({ v: 1 }));

@@ -1,21 +1,10 @@
 import assert from 'node:assert/strict';
-import type { Method } from './client.js';
+import { METHOD_CALLS } from './client.js';
 import type { ConformanceOptions } from './options.js';
-import { group, type Need } from './registry.js';
+import { group } from './registry.js';
 import { codeOf, sess, sid, show } from './util.js';
 
 const CLOSED = 'SESSION_STORE_CLOSED';
-
-const AFTER_CLOSE: Array<[Method, Need[], () => unknown[]]> = [
-  ['get', [], () => [sid()]],
-  ['set', [], () => [sid(), sess()]],
-  ['destroy', [], () => [sid()]],
-  ['touch', ['touch'], () => [sid(), sess()]],
-  ['all', ['all'], () => []],
-  ['length', ['length'], () => []],
-  ['ids', ['ids'], () => []],
-  ['clear', ['clear'], () => []],
-];
 
 /** close(): releases the store once, tolerates repetition, and makes later use fail loudly, not hang. */
 export function lifecycle(opts: ConformanceOptions): void {
@@ -35,10 +24,10 @@ export function lifecycle(opts: ConformanceOptions): void {
       await client.close();
     });
 
-    for (const [method, needs, args] of AFTER_CLOSE) {
+    for (const [method, needs, args] of METHOD_CALLS) {
       test(`${method}() after close() fails with ${CLOSED}`, ['close', 'sessionStoreErrors', ...needs], async ({ client }) => {
         await client.close();
-        const out = await client.attempt(method, ...args());
+        const out = await client.attempt(method, ...args(sid()));
         assert.ok(!out.threw, `${method}() after close() threw synchronously: ${show(out.err)}`);
         assert.equal(codeOf(out.err), CLOSED, `${method}() after close() gave ${show(codeOf(out.err))}, not ${CLOSED}`);
       });

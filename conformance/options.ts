@@ -1,4 +1,5 @@
 import type { Store, SessionData } from 'express-session';
+import type { StoreCapabilities } from '../shared/types.js';
 
 /**
  * Hints the suite passes to {@link ConformanceOptions.factory}. A store may ignore any of them; the
@@ -16,36 +17,18 @@ export interface FactoryHints {
 }
 
 /**
- * What a store can do. Every test declares the capabilities it needs; a test whose needs are not met is
- * skipped, so third-party stores can run the same suite and produce an honest compatibility matrix.
+ * What a store can do, in the vocabulary of session-stores' `store.supports` (see `StoreCapabilities`), plus three
+ * facts about the *factory*: whether it passes the `ttl`, `touchAfter` and `disableTouch` hints on to the store.
+ * Every test declares the capabilities it needs; a test whose needs are not met is skipped, so third-party
+ * stores run the same suite and produce an honest compatibility matrix.
  */
-export interface Capabilities {
-  /** Has `touch(sid, session, cb)`. */
-  touch: boolean;
-  /** Has `all(cb)` (object keyed by sid, or array). */
-  all: boolean;
-  /** Has `length(cb)`. */
-  length: boolean;
-  /** Has `ids(cb)`. */
-  ids: boolean;
-  /** Has `clear(cb)`. */
-  clear: boolean;
-  /** Has `close(cb?)`. */
-  close: boolean;
+export interface Capabilities extends StoreCapabilities {
   /** The factory honours the `ttl` hint (number and function). */
   ttlOption: boolean;
   /** The factory honours the `touchAfter` hint (lazy touch). */
   touchAfter: boolean;
   /** The factory honours the `disableTouch` hint. */
   disableTouch: boolean;
-  /** The factory honours `namespace`: two stores with different namespaces share a backend but are isolated. */
-  namespaces: boolean;
-  /** Expiry is enforced to the millisecond (not rounded to seconds). */
-  msPrecision: boolean;
-  /** Bad input is rejected with `SessionStoreError` codes (`SESSION_STORE_*`); false for third-party stores. */
-  sessionStoreErrors: boolean;
-  /** Every method also returns a promise of its result. */
-  promises: boolean;
 }
 
 /** Options of {@link conformance} and of every group function. */
@@ -72,44 +55,35 @@ export interface ConformanceOptions {
   knownFailures?: Array<string | RegExp>;
 }
 
-/** The capability list of a store that implements the session-stores contract (`store.supports`). */
-interface Supports {
-  touch?: boolean;
-  all?: boolean;
-  length?: boolean;
-  ids?: boolean;
-  clear?: boolean;
-  lazyTouch?: boolean;
-  namespaces?: boolean;
-  msPrecision?: boolean;
-  disableTouch?: boolean;
-}
-
 /**
- * Capabilities of a live store: `opts.capabilities` first, then `store.supports` (our stores), then which
- * methods exist. Options the factory honours cannot be seen from outside, so third-party stores default to
- * false for those; ms precision defaults to true because express-session itself relies on it.
+ * Capabilities of a live store made with `hints`: `overrides` first (what a store module declares), then the
+ * store's own `supports` (stores built on session-stores), then what can be seen from outside (which methods
+ * exist). Whether the factory honoured a hint is read from the store it made: `store.ttl` equals the `ttl` hint,
+ * `supports.lazyTouch` / `supports.touch` follow `touchAfter` / `disableTouch`. Without such evidence a hint
+ * counts as ignored, so a test never fails because a factory dropped a hint.
  */
-export function resolveCapabilities(store: Store, overrides: Partial<Capabilities> = {}): Capabilities {
-  const has = (method: string): boolean => typeof (store as unknown as Record<string, unknown>)[method] === 'function';
-  const supports = (store as unknown as { supports?: Supports }).supports;
-  const ours = typeof supports === 'object' && supports !== null;
-  const s: Supports = ours ? supports : {};
+export function resolveCapabilities(store: Store, overrides: Partial<Capabilities> = {}, hints: FactoryHints = {}): Capabilities {
+  const view = store as unknown as Record<string, unknown> & { supports?: Partial<StoreCapabilities> };
+  const has = (method: string): boolean => typeof view[method] === 'function';
+  const s = typeof view.supports === 'object' && view.supports !== null ? view.supports : undefined;
   const detected: Capabilities = {
-    touch: s.touch ?? has('touch'),
-    all: s.all ?? has('all'),
-    length: s.length ?? has('length'),
-    ids: s.ids ?? has('ids'),
-    clear: s.clear ?? has('clear'),
-    close: has('close'),
-    ttlOption: ours,
-    touchAfter: s.lazyTouch ?? false,
-    disableTouch: s.disableTouch ?? ours,
+    touch: s?.touch ?? has('touch'),
+    lazyTouch: s?.lazyTouch ?? false,
+    nativeExpiry: s?.nativeExpiry ?? false,
+    msPrecision: s?.msPrecision ?? true,
+    all: s?.all ?? has('all'),
+    ids: s?.ids ?? has('ids'),
+    length: s?.length ?? has('length'),
+    clear: s?.clear ?? has('clear'),
+    prune: s?.prune ?? has('prune'),
+    close: s?.close ?? has('close'),
     // A single in-process store is trivially isolated, so claiming it proves nothing: opt in explicitly.
-    namespaces: s.namespaces ?? false,
-    msPrecision: s.msPrecision ?? true,
-    sessionStoreErrors: ours,
-    promises: ours,
+    namespaces: s?.namespaces ?? false,
+    promises: s?.promises ?? false,
+    sessionStoreErrors: s?.sessionStoreErrors ?? false,
+    ttlOption: hints.ttl !== undefined && 'ttl' in view && view.ttl === hints.ttl,
+    touchAfter: hints.touchAfter !== undefined && hints.touchAfter > 0 && s?.lazyTouch === true,
+    disableTouch: hints.disableTouch === true && s !== undefined && s.touch === false,
   };
   return { ...detected, ...overrides };
 }

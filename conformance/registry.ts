@@ -18,6 +18,12 @@ export interface TestContext {
 /** Name of a capability a test may need. */
 export type Need = keyof Capabilities;
 
+/** Capabilities that depend on the factory passing a hint on, and the hint's name. */
+const HINTED: Partial<Record<Need, string>> = { ttlOption: 'ttl', touchAfter: 'touchAfter', disableTouch: 'disableTouch' };
+
+/** A need discovered unmet while the test opened its stores. */
+class Unmet extends Error {}
+
 /** Registers one test of the current group. `hints` are passed to the factory for the test's main store. */
 export type Define = (name: string, needs: Need[], body: (ctx: TestContext) => Promise<void>, hints?: FactoryHints) => void;
 
@@ -64,19 +70,30 @@ async function run(
   body: (ctx: TestContext) => Promise<void>,
   hints: FactoryHints | undefined,
   expectFailure: boolean,
-): Promise<Need[]> {
+): Promise<string[]> {
   const clients: Client[] = [];
+  const namespaces = new Map<string, string>();
   const open = async (h?: FactoryHints): Promise<Client> => {
     const client = new Client(await opts.factory(h));
     clients.push(client);
+    // A store that names its namespace shows whether the factory passed the hint on: two hints, one namespace,
+    // means it did not, and isolation tests would only test the factory.
+    const named = (client.store as unknown as { namespace?: unknown }).namespace;
+    if (h?.namespace !== undefined && typeof named === 'string' && opts.capabilities?.namespaces === undefined) {
+      for (const [hint, seen] of namespaces)
+        if (seen === named && hint !== h.namespace) throw new Unmet('namespaces (the factory ignores the namespace hint)');
+      namespaces.set(h.namespace, named);
+    }
     return client;
   };
   let failure: unknown = null;
-  let missing: Need[] = [];
+  let missing: string[] = [];
   try {
     const client = await open(hints);
-    const caps = resolveCapabilities(client.store, opts.capabilities);
-    missing = needs.filter((need) => !caps[need]);
+    const caps = resolveCapabilities(client.store, opts.capabilities, hints);
+    missing = needs
+      .filter((need) => !caps[need])
+      .map((need) => (hints && HINTED[need] ? `${need} (the factory ignores the ${HINTED[need]} hint)` : need));
     if (missing.length === 0) {
       await body({ store: client.store, client, caps, open });
       // Second callbacks usually arrive a tick later.
@@ -85,7 +102,8 @@ async function run(
       if (problems.length > 0) throw new AssertionError({ message: problems[0] as string });
     }
   } catch (err) {
-    failure = err;
+    if (err instanceof Unmet) missing = [err.message];
+    else failure = err;
   } finally {
     for (const client of clients) {
       try {

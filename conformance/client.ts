@@ -1,9 +1,25 @@
 import { AssertionError } from 'node:assert/strict';
 import type { Store } from 'express-session';
-import { show } from './util.js';
+import type { Need } from './registry.js';
+import { sess, show, sid } from './util.js';
 
 /** Store methods the suite calls. */
 export type Method = 'get' | 'set' | 'destroy' | 'touch' | 'all' | 'length' | 'ids' | 'clear' | 'close';
+
+/**
+ * One call of each store method the suite checks generically (callbacks, behaviour after close), with the
+ * capabilities it needs and its arguments given the sid of an existing session.
+ */
+export const METHOD_CALLS: Array<[method: Method, needs: Need[], args: (existing: string) => unknown[]]> = [
+  ['get', [], (id) => [id]],
+  ['set', [], () => [sid(), sess({ v: 1 })]],
+  ['destroy', [], (id) => [id]],
+  ['touch', ['touch'], (id) => [id, sess({ v: 1 })]],
+  ['all', ['all'], () => []],
+  ['length', ['length'], () => []],
+  ['ids', ['ids'], () => []],
+  ['clear', ['clear'], () => []],
+];
 
 /** What one callback-style call did. */
 export interface Outcome {

@@ -1,19 +1,26 @@
 import { type Collection, type Filter, MongoClient, type UpdateFilter, type WriteConcernSettings } from 'mongodb';
 import { ErrorCode, SessionStoreError, backendError } from '../../shared/errors.js';
-import { SessionStore } from '../../shared/store.js';
+import { SessionStore, storeOptions } from '../../shared/store.js';
 import type { StoredRecord } from '../../shared/types.js';
-import { assertNumberOption } from '../../shared/validate.js';
 import type { SessionDocument } from './document.js';
 import { ensureExpiryIndex } from './expiry-index.js';
 import { watchHealth } from './health.js';
-import { type AutoRemove, DEFAULT_MONGO_TTL_SECONDS, type MongoSessionPayload, type MongoStoreOptions, isMongoClient } from './options.js';
+import {
+  type AutoRemove,
+  DEFAULT_MONGO_TTL_SECONDS,
+  MONGO_OPTIONS,
+  type MongoSessionPayload,
+  type MongoStoreOptions,
+  isMongoClient,
+} from './options.js';
 import { resolveSerializer } from './serializers.js';
 
 /** Documents per round trip when `all()` / `ids()` stream the collection. */
 const CURSOR_BATCH_SIZE = 1000;
 /** An upsert that loses a race on the _id index is retried this many times in all. */
 const UPSERT_ATTEMPTS = 3;
-const AUTO_REMOVE_MODES: readonly AutoRemove[] = ['native', 'interval', 'disabled'];
+/** connect-mongo's `autoRemoveInterval` default: 10 minutes. */
+const DEFAULT_PRUNE_MS = 10 * 60_000;
 
 /**
  * How expired sessions are being deleted right now: `'pending'` while the TTL index is being created, then
@@ -38,20 +45,12 @@ export type AutoRemoveState = 'pending' | AutoRemove;
  * ```ts
  * import { MongoClient } from 'mongodb';
  * import { MongoStore } from 'session-stores/mongo';
- * const client = new MongoClient(process.env.MONGODB_URL!);
- * app.use(session({ store: new MongoStore({ client, dbName: 'app' }), secret, resave: false, saveUninitialized: false }));
+ * const store = new MongoStore({ client: new MongoClient(process.env.MONGODB_URL ?? 'mongodb://127.0.0.1'), dbName: 'app' });
  * ```
  */
 export class MongoStore extends SessionStore<MongoSessionPayload> {
-  /**
-   * Settles once the store is set up: the client is known (a `clientPromise` resolved) and, with
-   * `autoRemove: 'native'`, the TTL index was created or refused. Never rejects (failures surface on the
-   * operations, and on `'error'`). Operations need not wait for it.
-   */
-  readonly ready: Promise<void>;
-
+  readonly #options: MongoStoreOptions;
   readonly #ownsClient: boolean;
-  readonly #collectionReady: Promise<Collection<SessionDocument>>;
   readonly #writeConcern: WriteConcernSettings | undefined;
   readonly #timestamps: boolean;
   #client: MongoClient | undefined;
@@ -61,79 +60,43 @@ export class MongoStore extends SessionStore<MongoSessionPayload> {
 
   /** @param clientOrOptions a `MongoClient` (used with every default), or {@link MongoStoreOptions}. */
   constructor(clientOrOptions: MongoClient | MongoStoreOptions) {
-    const options: MongoStoreOptions = isMongoClient(clientOrOptions) ? { client: clientOrOptions } : (clientOrOptions ?? {});
-    const autoRemove = options.autoRemove ?? 'native';
-    if (!AUTO_REMOVE_MODES.includes(autoRemove)) {
-      throw new SessionStoreError(
-        ErrorCode.INVALID_OPTION,
-        `autoRemove must be 'native', 'interval' or 'disabled', got ${JSON.stringify(autoRemove)}`,
-      );
-    }
-    const minutes = options.autoRemoveInterval ?? 10;
-    assertNumberOption('autoRemoveInterval', minutes, 0);
-    // pruneIntervalMs (ms) is the shared name; autoRemoveInterval (minutes) is connect-mongo's.
-    const pruneMs = options.pruneIntervalMs !== undefined ? options.pruneIntervalMs : Math.round(minutes * 60_000);
-    const collectionName = options.collectionName ?? 'sessions';
-    if (typeof collectionName !== 'string' || collectionName.length === 0) {
-      throw new SessionStoreError(ErrorCode.INVALID_OPTION, 'collectionName must be a non-empty string');
-    }
-    if (!options.client && !options.clientPromise && !options.mongoUrl) {
+    const opts = storeOptions<MongoStoreOptions>(
+      isMongoClient(clientOrOptions) ? { client: clientOrOptions } : clientOrOptions,
+      MONGO_OPTIONS,
+    );
+    if (!opts.client && !opts.clientPromise && !opts.mongoUrl) {
       throw new SessionStoreError(ErrorCode.INVALID_OPTION, 'MongoStore needs one of client, clientPromise or mongoUrl');
     }
-
+    if (opts.client !== undefined && !isMongoClient(opts.client))
+      throw new SessionStoreError(ErrorCode.INVALID_OPTION, 'client must be a MongoClient');
+    const autoRemove = opts.autoRemove ?? 'native';
+    const client = opts.client ?? (opts.mongoUrl !== undefined ? new MongoClient(opts.mongoUrl, opts.mongoOptions) : undefined);
+    const collectionName = opts.collectionName ?? 'sessions';
+    const dbName = opts.dbName ?? client?.options.dbName;
     super(
       {
-        ...options,
-        ttl: options.ttl ?? DEFAULT_MONGO_TTL_SECONDS,
-        serializer: resolveSerializer(options),
-        // 'native' starts pruning later, and only if the server refuses the TTL index.
-        pruneIntervalMs: autoRemove === 'interval' ? pruneMs : false,
+        ...opts,
+        serializer: resolveSerializer(opts),
+        pruneIntervalMs: autoRemove === 'disabled' ? false : opts.pruneIntervalMs,
       },
-      { name: 'mongo', nativeExpiry: autoRemove === 'native', pruneIntervalMs: false },
-    );
-    this.#writeConcern = options.writeOperationOptions;
-    this.#timestamps = options.timestamps === true;
-    const prunes = pruneMs !== false && pruneMs > 0;
-    this.#autoRemove = autoRemove === 'native' ? 'pending' : autoRemove === 'interval' && !prunes ? 'disabled' : autoRemove;
-
-    const open = (client: MongoClient): Collection<SessionDocument> => {
-      this.#client = client;
-      this.#stopWatching = watchHealth(client, (up) => this.setConnected(up));
-      this.#collection = client.db(options.dbName).collection<SessionDocument>(collectionName);
-      return this.#collection;
-    };
-
-    this.#ownsClient = !options.client && !options.clientPromise;
-    if (options.client) {
-      this.#collectionReady = Promise.resolve(open(options.client));
-    } else if (options.clientPromise) {
-      this.#collectionReady = Promise.resolve(options.clientPromise).then((client) => {
-        if (this.closed) throw new SessionStoreError(ErrorCode.CLOSED, 'the mongo store is closed');
-        return open(client);
-      });
-      // Operations report a failed clientPromise; this only keeps it from being an unhandled rejection.
-      this.#collectionReady.catch(() => {});
-    } else {
-      // The driver connects on the first operation (the index creation below), so no connect() to await here.
-      this.#collectionReady = Promise.resolve(open(new MongoClient(options.mongoUrl as string, options.mongoOptions)));
-    }
-
-    this.ready = this.#collectionReady.then(
-      async (collection) => {
-        if (autoRemove !== 'native' || this.closed) return;
-        const outcome = await ensureExpiryIndex(collection, () => this.closed);
-        if (this.closed) return;
-        if (outcome.ttl) {
-          this.#autoRemove = 'native';
-          return;
-        }
-        if ('error' in outcome) this.emitError(backendError(outcome.error, 'mongo createIndex'));
-        this.#autoRemove = prunes ? 'interval' : 'disabled';
-        this.setNativeExpiry(false);
-        if (prunes) this.startPruning(pruneMs);
+      {
+        name: 'mongo',
+        // 'native' prunes only if the server refuses the TTL index (the base then sees nativeExpiry false).
+        capabilities: { nativeExpiry: autoRemove === 'native' },
+        pruneIntervalMs: DEFAULT_PRUNE_MS,
+        defaultTtl: DEFAULT_MONGO_TTL_SECONDS,
+        namespace: `${dbName ?? '(default database)'}.${collectionName}`,
       },
-      () => {},
     );
+    this.#options = { ...opts, collectionName };
+    this.#client = client;
+    // Available at once when the client is (the driver connects on the first operation).
+    this.#collection = client?.db(opts.dbName).collection<SessionDocument>(collectionName);
+    this.#ownsClient = opts.mongoUrl !== undefined && opts.client === undefined;
+    this.#writeConcern = opts.writeOperationOptions;
+    this.#timestamps = opts.timestamps === true;
+    this.#autoRemove =
+      autoRemove === 'native' ? 'pending' : autoRemove === 'interval' && opts.pruneIntervalMs === false ? 'disabled' : autoRemove;
   }
 
   /**
@@ -149,7 +112,7 @@ export class MongoStore extends SessionStore<MongoSessionPayload> {
     return this.#autoRemove;
   }
 
-  /** The sessions collection (undefined until a `clientPromise` resolves), e.g. to add indexes of your own. */
+  /** The sessions collection (undefined until the store is open), e.g. to add indexes of your own. */
   get collection(): Collection<SessionDocument> | undefined {
     return this.#collection;
   }
@@ -161,14 +124,30 @@ export class MongoStore extends SessionStore<MongoSessionPayload> {
 
   // --- hooks -------------------------------------------------------------------------------------------------
 
+  protected override async _open(): Promise<void> {
+    const opts = this.#options;
+    const client = this.#client ?? (await opts.clientPromise)!;
+    if (!isMongoClient(client)) throw new SessionStoreError(ErrorCode.INVALID_OPTION, 'clientPromise did not resolve to a MongoClient');
+    this.#client = client;
+    this.#stopWatching = watchHealth(client, (up) => this.setConnected(up));
+    const collection = (this.#collection ??= client.db(opts.dbName).collection<SessionDocument>(opts.collectionName!));
+    if (this.#autoRemove !== 'pending') return;
+    const outcome = await ensureExpiryIndex(collection, () => this.closed);
+    if (outcome.ttl) {
+      this.#autoRemove = 'native';
+      return;
+    }
+    if ('error' in outcome) this.emitError(backendError(outcome.error, 'mongo createIndex'));
+    this.#autoRemove = opts.pruneIntervalMs === false ? 'disabled' : 'interval';
+    this.declareCapabilities({ nativeExpiry: false });
+  }
+
   protected override async _get(sid: string): Promise<StoredRecord<MongoSessionPayload> | null> {
-    const collection = this.#collection ?? (await this.#collectionReady);
-    const doc = await collection.findOne({ _id: sid }, { projection: { session: 1, expires: 1 } });
+    const doc = await this.#collection!.findOne({ _id: sid }, { projection: { session: 1, expires: 1 } });
     return doc ? { data: doc.session, expiresAt: expiryOf(doc) } : null;
   }
 
   protected override async _set(sid: string, data: MongoSessionPayload, expiresAt: number, now: number): Promise<void> {
-    const collection = this.#collection ?? (await this.#collectionReady);
     const fields: Partial<SessionDocument> = { session: data, expires: new Date(expiresAt) };
     // connect-mongo's lazy touch reads lastModified: keep writing it so a mixed fleet keeps working.
     if (this.supports.lazyTouch) fields.lastModified = new Date(now);
@@ -179,7 +158,7 @@ export class MongoStore extends SessionStore<MongoSessionPayload> {
     }
     for (let attempt = 1; ; attempt++) {
       try {
-        await collection.updateOne({ _id: sid }, update, { upsert: true, writeConcern: this.#writeConcern });
+        await this.#collection!.updateOne({ _id: sid }, update, { upsert: true, writeConcern: this.#writeConcern });
         return;
       } catch (err) {
         // Two upserts of a new sid racing: both miss, both insert, one loses on the _id index. MongoDB retries
@@ -190,67 +169,73 @@ export class MongoStore extends SessionStore<MongoSessionPayload> {
   }
 
   protected override async _touch(sid: string, expiresAt: number, now: number): Promise<boolean> {
-    const collection = this.#collection ?? (await this.#collectionReady);
     const fields: Partial<SessionDocument> = { expires: new Date(expiresAt) };
     if (this.supports.lazyTouch) fields.lastModified = new Date(now);
     const update: UpdateFilter<SessionDocument> = { $set: fields };
     if (this.#timestamps) update.$currentDate = { updatedAt: true };
     // No upsert, and only while unexpired: a session the TTL monitor or a logout removed stays removed, and
     // finding nothing is not an error (express-session would answer 500 on a harmless race otherwise).
-    const result = await collection.updateOne({ _id: sid, expires: { $gt: new Date(now) } }, update, { writeConcern: this.#writeConcern });
+    const result = await this.#collection!.updateOne({ _id: sid, expires: { $gt: new Date(now) } }, update, {
+      writeConcern: this.#writeConcern,
+    });
     return result.matchedCount > 0;
   }
 
   protected override async _destroy(sid: string): Promise<void> {
-    const collection = this.#collection ?? (await this.#collectionReady);
-    await collection.deleteOne({ _id: sid }, { writeConcern: this.#writeConcern });
+    await this.#collection!.deleteOne({ _id: sid }, { writeConcern: this.#writeConcern });
   }
 
   protected override async *_entries(now: number): AsyncIterable<[string, StoredRecord<MongoSessionPayload>]> {
-    const collection = this.#collection ?? (await this.#collectionReady);
-    const cursor = collection.find(unexpired(now), { projection: { session: 1, expires: 1 }, batchSize: CURSOR_BATCH_SIZE });
+    const cursor = this.#collection!.find(unexpired(now), { projection: { session: 1, expires: 1 }, batchSize: CURSOR_BATCH_SIZE });
     for await (const doc of cursor) yield [doc._id, { data: doc.session, expiresAt: expiryOf(doc) }];
   }
 
   protected override async *_ids(now: number): AsyncIterable<string> {
-    const collection = this.#collection ?? (await this.#collectionReady);
-    const cursor = collection.find(unexpired(now), { projection: { _id: 1 }, batchSize: CURSOR_BATCH_SIZE });
+    const cursor = this.#collection!.find(unexpired(now), { projection: { _id: 1 }, batchSize: CURSOR_BATCH_SIZE });
     for await (const doc of cursor) yield doc._id;
   }
 
   protected override async _length(now: number): Promise<number> {
-    const collection = this.#collection ?? (await this.#collectionReady);
-    return collection.countDocuments(unexpired(now));
+    return this.#collection!.countDocuments(unexpired(now));
   }
 
   protected override async _clear(): Promise<void> {
-    const collection = this.#collection ?? (await this.#collectionReady);
     try {
-      await collection.deleteMany({}, { writeConcern: this.#writeConcern });
+      await this.#collection!.deleteMany({}, { writeConcern: this.#writeConcern });
     } catch (err) {
       // A collection that was never created holds no sessions.
       if ((err as { code?: unknown })?.code !== 26) throw err;
     }
   }
 
-  protected override async _pruneBatch(now: number, limit: number): Promise<number> {
-    const collection = this.#collection ?? (await this.#collectionReady);
+  protected override async *_prune(now: number, batchSize: number): AsyncIterable<number> {
     const expired: Filter<SessionDocument> = { expires: { $lte: new Date(now) } };
-    // deleteMany has no limit: pick a bounded batch first, so one pass never holds the server for long.
-    const batch = await collection.find(expired, { projection: { _id: 1 }, limit }).toArray();
-    if (batch.length === 0) return 0;
-    // The expiry is checked again: a session saved in between is not deleted.
-    const result = await collection.deleteMany({ ...expired, _id: { $in: batch.map((doc) => doc._id) } });
-    return result.deletedCount;
+    for (;;) {
+      // deleteMany has no limit: pick a bounded batch first, so one batch never holds the server for long.
+      const batch = await this.#collection!.find(expired, { projection: { _id: 1 }, limit: batchSize }).toArray();
+      if (batch.length === 0) return;
+      // The expiry is checked again: a session saved in between is not deleted.
+      const result = await this.#collection!.deleteMany({ ...expired, _id: { $in: batch.map((doc) => doc._id) } });
+      yield result.deletedCount;
+      if (batch.length < batchSize) return;
+    }
+  }
+
+  protected override async _ping(): Promise<void> {
+    await this.#client!.db('admin').command({ ping: 1 });
+  }
+
+  protected override _diagnose(err: unknown): 'unreachable' | 'unsure' | undefined {
+    const name = (err as { name?: unknown } | null)?.name;
+    if (typeof name !== 'string') return undefined;
+    if (/^Mongo(Network|ServerSelection|TopologyClosed)Error$/.test(name)) return 'unreachable';
+    return name === 'MongoNetworkTimeoutError' || name === 'MongoWaitQueueTimeoutError' ? 'unsure' : undefined;
   }
 
   protected override async _close(): Promise<void> {
     this.#stopWatching?.();
     this.#stopWatching = undefined;
-    if (!this.#ownsClient) return;
-    // Closing aborts an index creation still in flight; ensureExpiryIndex sees the store closed and stays quiet.
-    await this.#client?.close();
-    await this.ready;
+    if (this.#ownsClient) await this.#client?.close();
   }
 }
 

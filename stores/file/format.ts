@@ -1,0 +1,114 @@
+import type { SessionData } from 'express-session';
+import type { Ttl } from '../../shared/types.js';
+
+/**
+ * The file format, and session-file-store's expiry rule that goes with it. session-file-store writes
+ * `JSON.stringify({ ...session, __lastAccess })` and computes the expiry when reading:
+ * `__lastAccess + (cookie.originalMaxAge || ttl)` (sliding). We write the same object and append our exact expiry:
+ *
+ * ```json
+ * {"cookie":{…},"n":1,"__lastAccess":1767225600000,"__expires":1767229200000,"__writtenAt":1767225600000}
+ * ```
+ *
+ * session-file-store ignores the extra fields, but it copies them along when it rewrites a session it loaded
+ * (express-session keeps every property), with a fresh `__lastAccess`. So `__expires` is trusted only while
+ * `__writtenAt === __lastAccess` (nobody else rewrote the file); otherwise session-file-store's own rule applies.
+ * `__sid` holds the sid of hashed file names.
+ *
+ * With a custom serializer (whose output need not be a JSON object), the payload is wrapped instead:
+ * `{"__payload":"<serialized>","__lastAccess":…,"__expires":…,"__writtenAt":…}`.
+ *
+ * A file that parses but has no `__lastAccess` was written by neither store (a `package.json` in a shared
+ * directory): it is not a session, so it is never returned, listed or deleted.
+ */
+
+/** A parsed session file. */
+export interface SessionFile {
+  /** The session object without envelope fields (with a custom serializer, the wrapper's rest). */
+  session: Record<string, unknown>;
+  /** The serialized payload of a wrapped (custom serializer) file. */
+  payload: string | undefined;
+  /** `__lastAccess`. */
+  lastAccess: number;
+  /** Our exact expiry, only when the file was last written by us. */
+  expires: number | undefined;
+  /** `__sid`, stored in files with hashed names. */
+  sid: unknown;
+}
+
+/** What a file holds: a session, text that is not JSON (`'damaged'`), or JSON that is no session (`'foreign'`). */
+export type ParsedFile = SessionFile | 'damaged' | 'foreign';
+
+/** The text of a session file. `merge`: `data` is a JSON object text (default serializer) to splice into. */
+export function composeFile(data: string, expiresAt: number, now: number, merge: boolean, sid?: string): string {
+  let envelope = `"__lastAccess":${now},"__expires":${expiresAt},"__writtenAt":${now}`;
+  if (sid !== undefined) envelope += `,"__sid":${JSON.stringify(sid)}`;
+  if (!merge) return `{"__payload":${JSON.stringify(data)},${envelope}}`;
+  // `data` comes from JSON.stringify of an object: insert before its closing brace instead of re-encoding it.
+  return data === '{}' ? `{${envelope}}` : `${data.slice(0, -1)},${envelope}}`;
+}
+
+/** The text of a session file holding the already-parsed `file`, with a new expiry (a touch). */
+export function recomposeFile(file: SessionFile, wrapped: boolean, expiresAt: number, now: number, sid?: string): string {
+  const cookie = file.session.cookie as { expires?: unknown } | undefined;
+  // Keep the stored cookie in step for session-file-store and human readers (our reads patch it anyway).
+  if (!wrapped && cookie && typeof cookie === 'object' && cookie.expires != null) cookie.expires = new Date(expiresAt).toISOString();
+  const data = wrapped && file.payload !== undefined ? file.payload : JSON.stringify(file.session);
+  return composeFile(data, expiresAt, now, !wrapped, sid);
+}
+
+/** Whether `data` can be spliced into by {@link composeFile} (JSON.stringify output of an object). */
+export function isObjectText(data: string): boolean {
+  return data.length >= 2 && data.charCodeAt(0) === 123 /* { */ && data.charCodeAt(data.length - 1) === 125; /* } */
+}
+
+/**
+ * Parses a session file. `wrapped`: the store uses a custom serializer (take `__payload`); `hashed`: the name is
+ * a hash (take `__sid`). Otherwise those two keys are ordinary session data.
+ */
+export function parseFile(text: string, wrapped: boolean, hashed: boolean): ParsedFile {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return 'damaged';
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return 'foreign';
+  const { __lastAccess, __expires, __writtenAt, ...session } = parsed as Record<string, unknown>;
+  if (typeof __lastAccess !== 'number' || !Number.isFinite(__lastAccess)) return 'foreign';
+  const payload = wrapped ? take(session, '__payload') : undefined;
+  const sid = hashed ? take(session, '__sid') : undefined;
+  const trusted = typeof __expires === 'number' && Number.isFinite(__expires) && __writtenAt === __lastAccess;
+  return {
+    session,
+    payload: typeof payload === 'string' ? payload : undefined,
+    lastAccess: __lastAccess,
+    expires: trusted ? __expires : undefined,
+    sid,
+  };
+}
+
+/** What the store hands the serializer: the session object itself, or the wrapped payload. */
+export function payloadOf(file: SessionFile, wrapped: boolean): string | Record<string, unknown> {
+  return wrapped && file.payload !== undefined ? file.payload : file.session;
+}
+
+/**
+ * When the session in `file` expires (epoch ms): our `__expires` when we wrote the file last; else
+ * session-file-store's rule: expired once `__lastAccess + (cookie.originalMaxAge || ttl) < now` (so the first
+ * expired instant is that sum + 1 ms), and at once when that lifetime is 0.
+ */
+export function fileExpiry(file: SessionFile, ttl: Ttl): number {
+  if (file.expires !== undefined) return file.expires;
+  const maxAge = (file.session.cookie as { originalMaxAge?: unknown } | undefined)?.originalMaxAge;
+  const seconds = typeof ttl === 'function' ? ttl(file.session as unknown as SessionData) : ttl;
+  const lifetime = maxAge ? Number(maxAge) : seconds * 1000;
+  if (!lifetime || !Number.isFinite(lifetime)) return 0;
+  return file.lastAccess + lifetime + 1;
+}
+
+function take(object: Record<string, unknown>, key: string): unknown {
+  const value = object[key];
+  delete object[key];
+  return value;
+}

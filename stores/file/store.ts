@@ -1,0 +1,347 @@
+import { randomBytes } from 'node:crypto';
+import { lstat, mkdir, unlink, writeFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import type { Stats } from 'node:fs';
+import { backendError } from '../../shared/errors.js';
+import { type Alias, bool, either, invalid, num, oneOf, str } from '../../shared/options.js';
+import { type JsonPayload, type Serializer, jsonPayloadSerializer, jsonSerializer } from '../../shared/serializer.js';
+import { SessionStore, storeOptions } from '../../shared/store.js';
+import type { BaseStoreOptions, StoredRecord, Ttl } from '../../shared/types.js';
+import { commit, removeFile, writeTemp } from './atomic.js';
+import { type SessionFile, composeFile, fileExpiry, isObjectText, parseFile, payloadOf, recomposeFile } from './format.js';
+import { type FileName, fileNameOf, shardOf } from './names.js';
+import { notThere, readRegularFile } from './read.js';
+import { type Listed, listStoreFiles } from './scan.js';
+
+/** Options of {@link FileStore}: session-file-store's names where they exist, plus the shared options. */
+export interface FileStoreOptions extends Omit<BaseStoreOptions<string>, 'serializer'> {
+  /** Directory holding one file per session; created if missing. Default `'./sessions'` (resolved once, now). */
+  path?: string;
+  /** Extension of session files (`''` or dot-separated `[A-Za-z0-9_-]` parts). Default `'.json'`. */
+  fileExtension?: string;
+  /**
+   * session-file-store's name for `pruneIntervalMs`, in **seconds**; `-1`, `0` or `false` disables pruning.
+   * Default 3600.
+   */
+  reapInterval?: number | false;
+  /**
+   * fsync each session file before it replaces the old one, and its directory after: a write survives a power
+   * loss or kernel crash, at a large cost per write. Without it, a killed *process* still never leaves a torn
+   * file (writes are atomic renames). Default false.
+   */
+  fsync?: boolean;
+  /**
+   * Spread files over `16^shard` subdirectories named by the first `shard` hex digits of a hash of the file name
+   * (`shard: 2` → `<path>/3f/<sid>.json`), 1–4. Keeps directories small with millions of sessions. This is not
+   * session-file-store's layout: enable it on a fresh directory. Default off.
+   */
+  shard?: number | false;
+  /**
+   * Whether the directory tells `A` from `a`. Decides which sids keep their own name (see the class docs).
+   * Default: probed once with a file in the directory. Forcing `true` on a case-insensitive disk keeps
+   * session-file-store's mixed-case names readable, at its risk of two sids differing only in case sharing one
+   * file (negligible for express-session's random 24-byte sids, not for custom `genid`s).
+   */
+  caseSensitive?: boolean;
+  /**
+   * Lifetime in seconds of sessions whose cookie has no `maxAge` (see {@link BaseStoreOptions.ttl}).
+   * Default 3600, session-file-store's default.
+   */
+  ttl?: Ttl;
+  /** Encodes sessions; its output (a string) is kept in the file's `__payload`. Default: the session as JSON. */
+  serializer?: Serializer<string>;
+  /** Accepted for session-file-store compatibility and ignored: writes are atomic renames, nothing to retry. */
+  retries?: number;
+  /** Accepted for session-file-store compatibility and ignored: the store does not log (listen to `'error'`). */
+  logFn?: (...args: unknown[]) => void;
+}
+
+const DEFAULT_TTL_SECONDS = 3600;
+const DEFAULT_REAP_SECONDS = 3600;
+/** Temp files older than this belong to a writer that died: no live write takes minutes. */
+const STALE_TEMP_MS = 10 * 60 * 1000;
+/** Files read or deleted concurrently by scans (the libuv pool has 4 threads by default). */
+const SCAN_CONCURRENCY = 64;
+const EXTENSION = /^(\.[A-Za-z0-9_-]+)*$/;
+
+const reapInterval: Alias = {
+  to: 'pruneIntervalMs',
+  convert: (value, name) => {
+    if (value === false || value === -1 || value === 0) return false;
+    return Math.max(1, Math.round((num(0)(value, name) as number) * 1000));
+  },
+};
+
+const OPTIONS = {
+  options: {
+    path: str(),
+    fileExtension: (value: unknown, name: string) => {
+      if (typeof value !== 'string' || !EXTENSION.test(value) || value.length > 32) {
+        throw invalid(`${name} must be '' or like '.json' (dot-separated letters, digits, '_' and '-'), got ${JSON.stringify(value)}`);
+      }
+      return value;
+    },
+    fsync: bool,
+    shard: either(oneOf(false), num(1, { max: 4, integer: true })),
+    caseSensitive: bool,
+    secret: (value: unknown) => {
+      if (value === null || value === false) return undefined;
+      throw invalid("secret (session-file-store's encryption) is not supported yet: pass an encrypting serializer instead");
+    },
+  },
+  aliases: { reapInterval },
+  ignored: { retries: 'writes are atomic renames: nothing to retry', logFn: "the store does not log: listen to 'error'" },
+};
+
+interface Location {
+  dir: string;
+  path: string;
+  file: FileName;
+}
+
+/** One session file, read. */
+interface Found {
+  sid: string;
+  path: string;
+  file: SessionFile;
+  expiresAt: number;
+  stats: Stats;
+}
+
+/**
+ * A session store keeping one JSON file per session in a directory, drop-in compatible with
+ * session-file-store 1.5: it reads and writes `<path>/<sid>.json` = `{ ...session, __lastAccess }` and applies
+ * that store's sliding expiry to files it wrote (see `format.ts`), while its own files carry an exact
+ * millisecond expiry (`__expires`).
+ *
+ * **File names.** Sids made of `[A-Za-z0-9_-]` (≤ 200 characters; lowercase only on case-insensitive disks;
+ * not a Windows device name such as `con`) are used as the file name, as session-file-store does. Any other
+ * sid is stored as `~<base32 of its UTF-8>.json`, or `~~<sha256>.json` when that would exceed 255 bytes (the sid
+ * is then kept inside the file). So no sid can reach a path outside the directory on Linux, macOS or Windows.
+ *
+ * **A directory it does not own alone.** The store opens only regular files it named, never through a symlink
+ * and never a FIFO or device; it lists, returns and deletes only files holding a session (a `package.json` next
+ * to the sessions is left alone), and an unreadable entry is skipped (and reported through `'error'`), never a
+ * crash.
+ *
+ * **Writes** go to a temp file in the same directory, then `rename` over the session file: readers see the old
+ * or the new file, never a torn one, even if the writer is killed (`fsync` adds power-loss durability).
+ *
+ * **Races inherent to files.** `touch()` reads, checks and rewrites; it renames only if the file is still the
+ * one it read (same inode, mtime and size), so a `destroy()` or newer `set()` that finished earlier wins.
+ * One finishing in the microseconds between that check and the rename can still be overwritten by the touch.
+ * Pruning has the same check-then-unlink window. Databases do not have this window; files do.
+ *
+ * @example
+ * ```ts
+ * import { FileStore } from 'session-stores/file';
+ * const store = new FileStore({ path: './sessions' });
+ * ```
+ */
+export class FileStore extends SessionStore<JsonPayload> {
+  /** Absolute path of the session directory. */
+  readonly path: string;
+  readonly #ext: string;
+  readonly #fsync: boolean;
+  readonly #shard: number;
+  readonly #wrapped: boolean;
+  #caseSensitive: boolean | undefined;
+
+  /** @param options options, or just the directory */
+  constructor(options: FileStoreOptions | string = {}) {
+    const opts = storeOptions<FileStoreOptions>(typeof options === 'string' ? { path: options } : options, OPTIONS);
+    const path = resolve(opts.path ?? './sessions');
+    const wrapped = opts.serializer !== undefined && (opts.serializer as unknown) !== jsonSerializer;
+    super(
+      { ...opts, serializer: (wrapped ? opts.serializer : jsonPayloadSerializer) as Serializer<JsonPayload> },
+      { name: 'file', pruneIntervalMs: DEFAULT_REAP_SECONDS * 1000, defaultTtl: DEFAULT_TTL_SECONDS, namespace: path },
+    );
+    this.path = path;
+    this.#ext = opts.fileExtension ?? '.json';
+    this.#fsync = opts.fsync === true;
+    this.#shard = opts.shard || 0;
+    this.#caseSensitive = opts.caseSensitive;
+    this.#wrapped = wrapped;
+  }
+
+  /** Whether file names are case-sensitive in this store (resolves once the directory has been probed). */
+  async isCaseSensitive(): Promise<boolean> {
+    await this.ready();
+    return this.#caseSensitive!;
+  }
+
+  // --- hooks -------------------------------------------------------------------------------------------------
+
+  protected override async _open(): Promise<void> {
+    await mkdir(this.path, { recursive: true });
+    if (this.#caseSensitive !== undefined) return;
+    const probe = `.~probe-${process.pid}-${randomBytes(6).toString('hex')}`;
+    await writeFile(join(this.path, probe), '', { flag: 'wx' });
+    try {
+      this.#caseSensitive = (await lstatOrNull(join(this.path, probe.toUpperCase()))) === null;
+    } finally {
+      await unlink(join(this.path, probe)).catch(() => {});
+    }
+  }
+
+  protected override async _get(sid: string): Promise<StoredRecord<JsonPayload> | null> {
+    const loc = this.#locate(sid);
+    const read = await readRegularFile(loc.path);
+    if (!read) return null;
+    const file = parseFile(read.text, this.#wrapped, loc.file.hashed);
+    // Not JSON: hand the text to the serializer, which fails, so the base reports a decode error (or a miss).
+    if (file === 'damaged') return { data: read.text, expiresAt: null };
+    if (file === 'foreign' || (loc.file.hashed && file.sid !== sid)) return null;
+    return { data: payloadOf(file, this.#wrapped), expiresAt: fileExpiry(file, this.ttl) };
+  }
+
+  protected override async _set(sid: string, data: JsonPayload, expiresAt: number, now: number): Promise<void> {
+    const loc = this.#locate(sid);
+    const text = data as string;
+    const out = composeFile(text, expiresAt, now, !this.#wrapped && isObjectText(text), loc.file.hashed ? sid : undefined);
+    await commit(await this.#writeTemp(loc, out), loc.path, loc.dir, this.#fsync);
+  }
+
+  protected override async _touch(sid: string, expiresAt: number, now: number): Promise<boolean> {
+    const loc = this.#locate(sid);
+    const read = await readRegularFile(loc.path);
+    if (!read) return false;
+    const file = parseFile(read.text, this.#wrapped, loc.file.hashed);
+    if (typeof file === 'string' || (loc.file.hashed && file.sid !== sid)) return false;
+    if (fileExpiry(file, this.ttl) <= now) return false;
+    const temp = await this.#writeTemp(loc, recomposeFile(file, this.#wrapped, expiresAt, now, loc.file.hashed ? sid : undefined));
+    // Only replace the file we read: a destroy or a newer set that finished meanwhile must win over a touch.
+    if (!sameFile(read.stats, await lstatOrNull(loc.path))) {
+      await unlink(temp).catch(() => {});
+      return false;
+    }
+    await commit(temp, loc.path, loc.dir, this.#fsync);
+    return true;
+  }
+
+  protected override async _destroy(sid: string): Promise<void> {
+    await removeFile(this.#locate(sid).path);
+  }
+
+  protected override async *_entries(): AsyncIterable<[string, StoredRecord<JsonPayload>]> {
+    for await (const found of this.#sessions())
+      yield [found.sid, { data: payloadOf(found.file, this.#wrapped), expiresAt: found.expiresAt }];
+  }
+
+  protected override async *_ids(now: number): AsyncIterable<string> {
+    for await (const found of this.#sessions()) if (found.expiresAt > now) yield found.sid;
+  }
+
+  protected override async *_clear(): AsyncIterable<number> {
+    // Only files that hold a session: the directory may be shared with files that merely look like ours.
+    for await (const batch of this.#batches(this.#sessions())) {
+      const removed = await Promise.all(batch.map((found) => removeFile(found.path)));
+      yield removed.filter(Boolean).length;
+    }
+  }
+
+  protected override async *_prune(now: number, batchSize: number): AsyncIterable<number> {
+    let deleted = 0;
+    for await (const batch of this.#batches(this.#sessions(true), Math.min(batchSize, SCAN_CONCURRENCY))) {
+      const doomed = batch.filter((found) => (found.sid === '' ? found.stats.mtimeMs < now - STALE_TEMP_MS : found.expiresAt <= now));
+      const removed = await Promise.all(doomed.map((found) => this.#removeIfUnchanged(found)));
+      for (let i = 0; i < doomed.length; i++) if (removed[i] && doomed[i]!.sid !== '') deleted++;
+      if (deleted >= batchSize) {
+        yield deleted;
+        deleted = 0;
+      }
+    }
+    yield deleted;
+  }
+
+  // --- internals ---------------------------------------------------------------------------------------------
+
+  #locate(sid: string): Location {
+    const file = fileNameOf(sid, this.#ext, this.#caseSensitive!);
+    const dir = this.#shard > 0 ? join(this.path, shardOf(file.base, this.#shard)) : this.path;
+    return { dir, path: join(dir, file.name), file };
+  }
+
+  async #writeTemp(loc: Location, text: string): Promise<string> {
+    try {
+      return await writeTemp(loc.dir, text, this.#fsync);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      // Shard directories are created on first use; the root again if someone removed it.
+      await mkdir(loc.dir, { recursive: true });
+      return writeTemp(loc.dir, text, this.#fsync);
+    }
+  }
+
+  /**
+   * Every session file (and, with `temps`, every temp file of ours, as a `Found` with sid `''`), read
+   * {@link SCAN_CONCURRENCY} at a time. Each read has its handlers attached when it starts, so a file that cannot
+   * be read is reported through `'error'` and skipped: it never becomes an unhandled rejection.
+   */
+  async *#sessions(temps = false): AsyncGenerator<Found> {
+    let pending: Array<Promise<Found | null>> = [];
+    for await (const listed of listStoreFiles(this.path, this.#ext, this.#shard, this.#caseSensitive!)) {
+      if (listed.kind === 'temp' && !temps) continue;
+      pending.push(this.#inspect(listed).catch((err: unknown) => this.#skip(listed, err)));
+      if (pending.length >= SCAN_CONCURRENCY) {
+        for (const found of await Promise.all(pending)) if (found) yield found;
+        pending = [];
+      }
+    }
+    for (const found of await Promise.all(pending)) if (found) yield found;
+  }
+
+  async #inspect(listed: Listed): Promise<Found | null> {
+    const path = join(listed.dir, listed.name);
+    if (listed.kind === 'temp') {
+      const stats = await lstatOrNull(path);
+      return stats?.isFile() ? { sid: '', path, file: undefined as never, expiresAt: 0, stats } : null;
+    }
+    const read = await readRegularFile(path);
+    if (!read) return null;
+    const file = parseFile(read.text, this.#wrapped, listed.kind === 'hashed');
+    if (typeof file === 'string') return null;
+    const sid = listed.kind === 'hashed' ? file.sid : listed.sid;
+    // A hashed file counts only if its stored sid really hashes to its name.
+    if (typeof sid !== 'string' || (listed.kind === 'hashed' && fileNameOf(sid, this.#ext, this.#caseSensitive!).name !== basename(path)))
+      return null;
+    return { sid, path, file, expiresAt: fileExpiry(file, this.ttl), stats: read.stats };
+  }
+
+  #skip(listed: Listed, err: unknown): null {
+    this.emitError(backendError(err, `file scan of ${join(listed.dir, listed.name)}`));
+    return null;
+  }
+
+  async *#batches<T>(source: AsyncIterable<T>, size = SCAN_CONCURRENCY): AsyncGenerator<T[]> {
+    let batch: T[] = [];
+    for await (const item of source) {
+      batch.push(item);
+      if (batch.length >= size) {
+        yield batch;
+        batch = [];
+      }
+    }
+    if (batch.length > 0) yield batch;
+  }
+
+  /** Unlinks a file only if it is still the one inspected (a session rewritten meanwhile is not expired). */
+  async #removeIfUnchanged(found: Found): Promise<boolean> {
+    if (!sameFile(found.stats, await lstatOrNull(found.path))) return false;
+    return removeFile(found.path);
+  }
+}
+
+/** `lstat` of `path`, or null when there is nothing there. */
+async function lstatOrNull(path: string): Promise<Stats | null> {
+  try {
+    return await lstat(path);
+  } catch (err) {
+    if (notThere(err)) return null;
+    throw err;
+  }
+}
+
+function sameFile(a: Stats, b: Stats | null): boolean {
+  return b !== null && a.ino === b.ino && a.dev === b.dev && a.mtimeMs === b.mtimeMs && a.size === b.size;
+}
