@@ -89,6 +89,7 @@ export abstract class SessionStore<Stored = unknown> extends session.Store {
   readonly #namespace: string | undefined;
   readonly #touchAfterMs: number;
   readonly #maxSidLength: number;
+  readonly #maxSidBytes: number;
   readonly #pruneBatchSize: number;
   readonly #pruneIntervalMs: number | false;
   readonly #expiries: ExpiryCache;
@@ -167,6 +168,7 @@ export abstract class SessionStore<Stored = unknown> extends session.Store {
     this.serializer = options.serializer ?? (jsonSerializer as unknown as Serializer<Stored>);
     this.#codec = new Codec(this.serializer, options.onDecodeError ?? 'miss', (err) => this.emitError(err));
     this.#maxSidLength = options.maxSidLength ?? 1024;
+    this.#maxSidBytes = backend.maxSidBytes ?? Infinity;
     this.#pruneBatchSize = options.pruneBatchSize ?? 1000;
     this.#pruneIntervalMs = options.pruneIntervalMs !== undefined ? options.pruneIntervalMs : (backend.pruneIntervalMs ?? false);
     const timeoutMs = options.operationTimeoutMs ?? 5000;
@@ -408,7 +410,7 @@ export abstract class SessionStore<Stored = unknown> extends session.Store {
 
   async #get(sid: string): Promise<SessionData | null> {
     this.#life.assertNotClosed();
-    assertSid(sid, this.#maxSidLength);
+    assertSid(sid, this.#maxSidLength, this.#maxSidBytes);
     return this.#op('get', async () => {
       const now = Date.now();
       const record = await this.#hook('get', () => this._get(sid, now));
@@ -421,7 +423,7 @@ export abstract class SessionStore<Stored = unknown> extends session.Store {
 
   async #set(sid: string, sess: SessionData): Promise<void> {
     this.#life.assertNotClosed();
-    assertSid(sid, this.#maxSidLength);
+    assertSid(sid, this.#maxSidLength, this.#maxSidBytes);
     assertSession(sess);
     const now = Date.now();
     const expiresAt = resolveExpiry(sess, this.ttl, now);
@@ -439,7 +441,7 @@ export abstract class SessionStore<Stored = unknown> extends session.Store {
 
   async #touch(sid: string, sess: SessionData): Promise<void> {
     this.#life.assertNotClosed();
-    assertSid(sid, this.#maxSidLength);
+    assertSid(sid, this.#maxSidLength, this.#maxSidBytes);
     assertSession(sess);
     if (!this.#supports.touch) return;
     const now = Date.now();
@@ -458,7 +460,7 @@ export abstract class SessionStore<Stored = unknown> extends session.Store {
 
   async #destroy(sid: string): Promise<void> {
     this.#life.assertNotClosed();
-    assertSid(sid, this.#maxSidLength);
+    assertSid(sid, this.#maxSidLength, this.#maxSidBytes);
     this.#expiries.delete(sid);
     return this.#op('destroy', () => this.#hook('destroy', () => this._destroy(sid, Date.now())));
   }

@@ -114,6 +114,12 @@ export interface BackendInfo {
   namespace?: string;
   /** Default pruning interval in ms for this backend (the user's `pruneIntervalMs` wins). */
   pruneIntervalMs?: number | false;
+  /**
+   * Longest sid the backend can store and index, in UTF-8 bytes (indexes limit bytes, not characters: a sid of
+   * 1024 three-byte characters is 3072 bytes). Longer sids are rejected with `SESSION_STORE_INVALID_SID` before any
+   * database call. Default: no limit beyond `maxSidLength`.
+   */
+  maxSidBytes?: number;
   /** Default TTL in seconds when the user gives none (e.g. 14 days for MongoDB, as connect-mongo). */
   defaultTtl?: number;
   /**

@@ -6,12 +6,19 @@ import { describe } from './options.js';
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 
 /** Throws `SESSION_STORE_INVALID_SID` unless `sid` is a non-empty, well-formed string of sane length. */
-export function assertSid(sid: unknown, maxLength: number): asserts sid is string {
+export function assertSid(sid: unknown, maxLength: number, maxBytes = Infinity): asserts sid is string {
   if (typeof sid !== 'string' || sid.length === 0) {
     throw new SessionStoreError(ErrorCode.INVALID_SID, `sid must be a non-empty string, got ${describe(sid)}`);
   }
   if (sid.length > maxLength) {
     throw new SessionStoreError(ErrorCode.INVALID_SID, `sid is ${sid.length} characters long; the limit is ${maxLength}`);
+  }
+  // Only long sids can exceed a byte limit: at most 3 UTF-8 bytes per UTF-16 code unit.
+  if (sid.length * 3 > maxBytes && Buffer.byteLength(sid, 'utf8') > maxBytes) {
+    throw new SessionStoreError(
+      ErrorCode.INVALID_SID,
+      `sid is ${Buffer.byteLength(sid, 'utf8')} bytes long in UTF-8; this store indexes at most ${maxBytes}`,
+    );
   }
   if (CONTROL_CHARS.test(sid)) {
     throw new SessionStoreError(ErrorCode.INVALID_SID, 'sid contains control characters');

@@ -1,35 +1,43 @@
-type Listener = (up: boolean) => void;
-
 interface Watch {
-  listeners: Set<Listener>;
+  listeners: Set<(value: never) => void>;
   detach: () => void;
 }
 
-const watches = new WeakMap<object, Watch>();
+// Per client, per kind of watch (connection state, pool errors …).
+const watches = new WeakMap<object, Map<string, Watch>>();
 
 /**
  * Follows the connection state of a client shared by many stores with **one** set of driver listeners per
  * client, so a hundred stores on one Redis client, `pg.Pool` or `MongoClient` add no listener-leak warning.
- * `attach` subscribes to the client once and calls `emit(up)` on each change; it returns what unsubscribes, which
- * runs when the last store stops watching. Returns the function that stops this store's watch.
+ * `attach` subscribes to the client once and calls `emit(value)` on each event (by default the connection state,
+ * `up`); it returns what unsubscribes, which runs when the last store stops watching. `kind` keeps different
+ * watches of one client apart. Returns the function that stops this store's watch.
  */
-export function watchClient(client: object, attach: (emit: Listener) => () => void, listener: Listener): () => void {
-  let watch = watches.get(client);
+export function watchClient<T = boolean>(
+  client: object,
+  attach: (emit: (value: T) => void) => () => void,
+  listener: (value: T) => void,
+  kind = 'connection',
+): () => void {
+  let byKind = watches.get(client);
+  if (!byKind) watches.set(client, (byKind = new Map()));
+  let watch = byKind.get(kind);
   if (!watch) {
-    const listeners = new Set<Listener>();
-    const created: Watch = { listeners, detach: () => {} };
-    created.detach = attach((up) => {
-      for (const l of [...listeners]) l(up);
+    const listeners = new Set<(value: T) => void>();
+    const created: Watch = { listeners: listeners as Set<(value: never) => void>, detach: () => {} };
+    created.detach = attach((value) => {
+      for (const l of [...listeners]) l(value);
     });
     watch = created;
-    watches.set(client, watch);
+    byKind.set(kind, watch);
   }
   const current = watch;
-  current.listeners.add(listener);
+  const kinds = byKind;
+  current.listeners.add(listener as (value: never) => void);
   return () => {
-    current.listeners.delete(listener);
-    if (current.listeners.size === 0 && watches.get(client) === current) {
-      watches.delete(client);
+    current.listeners.delete(listener as (value: never) => void);
+    if (current.listeners.size === 0 && kinds.get(kind) === current) {
+      kinds.delete(kind);
       current.detach();
     }
   };

@@ -122,7 +122,8 @@ export class MemoryStore<Stored = string> extends SessionStore<Stored> {
         deleted++;
       }
       // A batch ends after batchSize deletions or a slice of scanning, whichever comes first.
-      if (deleted >= batchSize || ++scanned % SCAN_SLICE === 0) {
+      scanned++;
+      if (deleted >= batchSize || scanned % SCAN_SLICE === 0) {
         yield deleted;
         deleted = 0;
       }

@@ -3,6 +3,7 @@ import type { Pool, PoolClient, PoolConfig, QueryConfig, QueryResult, QueryResul
 import { ErrorCode, SessionStoreError } from '../../shared/errors.js';
 import { any, bool, fn, obj, oneOf, renamed, scaled, str } from '../../shared/options.js';
 import { SessionStore, storeOptions } from '../../shared/store.js';
+import { subscribe, watchClient } from '../../shared/watch.js';
 import type { BaseStoreOptions, StoredRecord } from '../../shared/types.js';
 import { diagnose, isConnectionError } from './connection-errors.js';
 import { checkout } from './lease.js';
@@ -11,6 +12,8 @@ import { createTableIfMissing } from './table.js';
 
 const DEFAULT_PRUNE_SECONDS = 15 * 60;
 const PAGE_SIZE = 500;
+/** The primary key's B-tree holds at most 2704 bytes per entry (8 kB pages), headers included. */
+const MAX_SID_BYTES = 2600;
 
 /** Options of {@link PostgresStore}: connect-pg-simple's names and units, plus the shared options. */
 export interface PostgresStoreOptions extends BaseStoreOptions<string> {
@@ -117,11 +120,7 @@ export class PostgresStore extends SessionStore<string> {
   readonly #layout: TableLayout;
   readonly #pruneKey: string;
   readonly #errorLog: ((...args: unknown[]) => void) | undefined;
-  readonly #onPoolError = (err: Error): void => {
-    this.emitError(err);
-    // An idle connection died: a server restart, or just one backend terminated or dropped by a proxy.
-    this.checkConnection();
-  };
+  #unwatchPool: () => void;
 
   /** @param options A `pg.Pool`, a connection string, or options. */
   constructor(options: PostgresStoreOptions | Pool | string = {}) {
@@ -129,7 +128,7 @@ export class PostgresStore extends SessionStore<string> {
     const opts = storeOptions<PostgresStoreOptions>(input, OPTIONS);
     if (opts.client !== undefined) assertPool(opts.client);
     const name = resolveTableName(opts.schemaName, opts.tableName ?? 'session');
-    super(opts, { name: 'postgres', pruneIntervalMs: DEFAULT_PRUNE_SECONDS * 1000, namespace: name.qualified });
+    super(opts, { name: 'postgres', pruneIntervalMs: DEFAULT_PRUNE_SECONDS * 1000, namespace: name.qualified, maxSidBytes: MAX_SID_BYTES });
     this.#name = name;
     this.table = name.qualified;
     this.#sql = statements(name.qualified);
@@ -142,7 +141,17 @@ export class PostgresStore extends SessionStore<string> {
     this.client =
       opts.client ??
       new pg.Pool(opts.conObject ?? { connectionString: opts.conString ?? process.env['DATABASE_URL'], connectionTimeoutMillis: 10_000 });
-    this.client.on('error', this.#onPoolError);
+    // One 'error' listener per pool, shared by all its stores: a hundred stores on one pool add no listener leak.
+    this.#unwatchPool = watchClient<Error>(
+      this.client,
+      (emit) => subscribe(this.client, [['error', emit]]),
+      (err) => {
+        this.emitError(err);
+        // An idle connection died: a server restart, or just one backend terminated or dropped by a proxy.
+        this.checkConnection();
+      },
+      'pool errors',
+    );
   }
 
   /** @deprecated The old name of {@link client}. */
@@ -252,7 +261,7 @@ export class PostgresStore extends SessionStore<string> {
 
   protected override async _close(): Promise<void> {
     if (this.#ownsPool) await this.client.end();
-    else this.client.off('error', this.#onPoolError);
+    this.#unwatchPool();
   }
 
   async #query<R extends QueryResultRow = QueryResultRow>(

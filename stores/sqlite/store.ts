@@ -12,8 +12,11 @@ import { type Statements, applyPragmas, prepare, schemaSql } from './statements.
 /** better-sqlite3-session-store's default: every 15 minutes. */
 const DEFAULT_PRUNE_INTERVAL_MS = 15 * 60_000;
 const DEFAULT_BUSY_TIMEOUT_MS = 5000;
-/** Rows per `all()` / `ids()` / `clear()` statement: each is short, so other statements (and processes) interleave. */
-const BATCH = 500;
+/**
+ * Rows per statement of `all()` / `ids()` / `clear()` / pruning: better-sqlite3 runs each synchronously, so each
+ * must stay within a few ms (other requests of the process wait meanwhile), and other processes interleave.
+ */
+const BATCH = 250;
 
 /** Options of {@link SQLiteStore}: the shared options plus where the sessions live. */
 export interface SQLiteStoreOptions extends BaseStoreOptions<string> {
@@ -211,10 +214,11 @@ export class SQLiteStore extends SessionStore<string> {
 
   protected override async *_prune(now: number, batchSize: number): AsyncIterable<number> {
     const cutoff = toIso(now);
+    const step = Math.min(batchSize, BATCH);
     for (;;) {
-      const { changes } = await this.#busy(() => this.#sql!.prune.run(cutoff, batchSize));
+      const { changes } = await this.#busy(() => this.#sql!.prune.run(cutoff, step));
       yield changes;
-      if (changes < batchSize) return;
+      if (changes < step) return;
     }
   }
 

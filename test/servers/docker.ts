@@ -126,6 +126,12 @@ export async function privateContainer(kind: Kind): Promise<ControllableServer> 
       await client.container.start(container);
       await ready();
     },
+    async freeze() {
+      await container.pause();
+    },
+    async thaw() {
+      await container.unpause();
+    },
     async close() {
       await started.stop();
     },

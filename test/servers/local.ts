@@ -111,6 +111,12 @@ async function launch(l: Launch): Promise<ControllableServer> {
       proc = l.spawn(port);
       await waitReady(proc, l.what, () => l.probe(l.url(port)));
     },
+    async freeze() {
+      proc?.signalTree('SIGSTOP');
+    },
+    async thaw() {
+      proc?.signalTree('SIGCONT');
+    },
     async close() {
       await proc?.stop();
       removeDir(l.dir);

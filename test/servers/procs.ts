@@ -1,6 +1,6 @@
 // Child-process plumbing for the local servers: ports, temp dirs, and making sure nothing outlives the tests.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { closeSync, readdirSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -147,11 +147,27 @@ export class ServerProcess {
     }
   }
 
+  /**
+   * Sends `signal` to the server and every process it forked (SIGSTOP / SIGCONT freeze and thaw it). The process
+   * group is not enough: PostgreSQL's backends each call setsid().
+   */
+  signalTree(signal: NodeJS.Signals): void {
+    if (!this.running || !this.child.pid) return;
+    for (const pid of [this.child.pid, ...descendants(this.child.pid)]) {
+      try {
+        process.kill(pid, signal);
+      } catch {
+        /* exited meanwhile */
+      }
+    }
+  }
+
   /** Clean shutdown first; a server that ignores it for `graceMs` gets SIGKILL (whole group). */
   async stop(graceMs = 10_000): Promise<void> {
     if (!this.running || !this.child.pid) return;
     const pgid = this.child.pid;
     try {
+      this.signalTree('SIGCONT'); // a frozen server cannot handle the stop signal
       process.kill(pgid, this.signal);
     } catch {
       return;
@@ -218,4 +234,29 @@ export async function poll<T>(probe: () => Promise<T>, timeoutMs = 60_000): Prom
       await sleep(200);
     }
   }
+}
+
+/** Every descendant of `pid`, read from /proc (Linux). */
+function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // "pid (comm) state ppid …": comm may contain spaces and parentheses, so parse after the last ')'.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      /* gone */
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number): void => {
+    for (const c of children.get(p) ?? []) {
+      out.push(c);
+      walk(c);
+    }
+  };
+  walk(pid);
+  return out;
 }

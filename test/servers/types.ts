@@ -13,6 +13,10 @@ export interface ServerInfo {
 export interface ControllableServer extends ServerInfo {
   stop(): Promise<void>;
   start(): Promise<void>;
+  /** Freezes the server (SIGSTOP, `docker pause`): it keeps its connections open and answers nothing. */
+  freeze(): Promise<void>;
+  /** Lets a frozen server run again. */
+  thaw(): Promise<void>;
   /** Stops the server for good and deletes its data. */
   close(): Promise<void>;
 }
