@@ -57,6 +57,12 @@ build_ferretdb() {
   echo "$stamp" >"$bin.stamp"
 }
 
+# `provision.sh ferretdb`: only the FerretDB build (what the test setup runs when the binary is missing).
+if [ "${1:-}" = ferretdb ]; then
+  step "FerretDB build" build_ferretdb
+  exit 0
+fi
+
 step "Debian packages" install_packages
 step "FerretDB build" build_ferretdb
 

@@ -47,7 +47,10 @@ export interface BaseStoreOptions<Stored = string> {
    * returned). The timer never keeps the process alive.
    */
   pruneIntervalMs?: number | false;
-  /** How many expired sessions one pruning batch deletes; batches run one after another. Default 1000. */
+  /**
+   * How many expired sessions one pruning batch deletes; batches run one after another. Default 1000. Backends whose
+   * statements run synchronously use smaller ones (SQLite: at most 250 rows per statement).
+   */
   pruneBatchSize?: number;
   /**
    * Longest wait, in ms, for one database operation (and for opening the store) before it fails with

@@ -96,7 +96,7 @@ describe.skipIf(!server)('RedisStore: Redis stops and starts under load', () => 
               .on('error', () => {})
               .connect()) as unknown as RedisClient);
       if (family === 'ioredis') await new Promise((resolve) => (client as unknown as Redis).once('ready', resolve));
-      const store = new RedisStore({ client, prefix: `fault-${family}:`, commandTimeout: 2_000 });
+      const store = new RedisStore({ client, prefix: `fault-${family}:`, operationTimeoutMs: 2_000 });
       const events: string[] = [];
       store.on('disconnect', () => events.push('disconnect'));
       store.on('connect', () => events.push('connect'));
@@ -157,11 +157,19 @@ describe.skipIf(!server)('RedisStore: Redis stops and starts under load', () => 
           }
         })();
 
-        await sleep(300);
+        // Each phase lasts until the load has seen it, not for a fixed time a slow machine could outrun.
+        const seen = async (what: (o: Outcome) => boolean, label: string): Promise<void> => {
+          const until = Date.now() + 20_000;
+          while (!outcomes.some(what)) {
+            if (Date.now() > until) throw new Error(`no request ${label} within 20 s`);
+            await sleep(20);
+          }
+        };
+        await seen((o) => o.phase === 'up', 'while Redis was up');
         phase = 'stopping';
         await redis.stop();
         phase = 'down';
-        await sleep(3_000);
+        await seen((o) => o.phase === 'down' && o.status === 200 && o.user === null, 'served without a session while Redis was down');
         phase = 'starting';
         await redis.start();
         // Reconnect backoff tops out at about 2 s in both clients.
@@ -169,7 +177,7 @@ describe.skipIf(!server)('RedisStore: Redis stops and starts under load', () => 
         while (!store.connected && Date.now() < deadline) await sleep(50);
         expect(store.connected).toBe(true);
         phase = 'back';
-        await sleep(500);
+        await seen((o) => o.phase === 'back', 'after Redis was back');
         running = false;
         await load;
 
@@ -178,9 +186,9 @@ describe.skipIf(!server)('RedisStore: Redis stops and starts under load', () => 
         const stopping = outcomes.filter((o) => o.phase === 'stopping' || o.phase === 'starting');
         const up = outcomes.filter((o) => o.phase === 'up');
         const back = outcomes.filter((o) => o.phase === 'back');
-        expect(up.length).toBeGreaterThan(3);
-        expect(down.length).toBeGreaterThan(10);
-        expect(back.length).toBeGreaterThan(3);
+        expect(up.length).toBeGreaterThan(0);
+        expect(down.length).toBeGreaterThan(0);
+        expect(back.length).toBeGreaterThan(0);
         expect(up.every((o) => o.status === 200 && o.user !== null)).toBe(true);
         // While down: a clean 500, or served without a session; never a hang, a reset connection or a crash.
         for (const o of down) expect(o.status === 500 || (o.status === 200 && o.user === null), JSON.stringify(o)).toBe(true);

@@ -113,9 +113,12 @@ describe('SQLiteStore: layout (better-sqlite3-session-store compatible)', () => 
 
   it('keeps millisecond expiry and never returns an expired session', async () => {
     const store = open(memoryDb());
-    await store.set('ms', sess(Date.now() + 40));
-    expect(await store.get('ms')).not.toBeNull();
-    await sleep(60);
+    const expires = Date.now() + 40;
+    await store.set('ms', sess(expires));
+    const got = await store.get('ms');
+    // Asserted only when the read finished before the stored expiry: on a loaded machine it may not have.
+    if (Date.now() < expires) expect(got).not.toBeNull();
+    await sleep(Math.max(0, expires - Date.now()) + 1);
     expect(await store.get('ms')).toBeNull();
     expect(await store.length()).toBe(0);
     expect(await store.ids()).toEqual([]);
@@ -316,7 +319,8 @@ describe('SQLiteStore: pruning', () => {
       for (let i = 0; i < 10; i++) insert.run(`live-${i}`, '{"cookie":{}}', future);
     })();
     expect(await store.prune()).toBe(2500);
-    expect(store.batches).toEqual([1000, 1000, 500]);
+    // At most 250 rows per statement whatever pruneBatchSize says: better-sqlite3 runs each one synchronously.
+    expect(store.batches).toEqual([...Array(10).fill(250), 0]);
     expect(db.prepare('SELECT COUNT(*) FROM sessions').pluck().get()).toBe(10);
     expect(await store.length()).toBe(10);
   });
