@@ -32,6 +32,18 @@ describe('package', () => {
     expect(subpaths.sort()).toEqual(Object.keys(expected).sort());
   });
 
+  it('has a typesVersions entry for every subpath (moduleResolution node10) and ships its LICENSE', () => {
+    const manifest = pkg as unknown as { typesVersions: Record<string, Record<string, string[]>>; files: string[] };
+    expect(Object.keys(manifest.typesVersions['*']!).sort()).toEqual(
+      subpaths
+        .filter((p) => p !== '.')
+        .map((p) => p.slice(2))
+        .sort(),
+    );
+    expect(manifest.files).toContain('LICENSE');
+    expect(existsSync(`${root}/LICENSE`)).toBe(true);
+  });
+
   for (const subpath of subpaths) {
     const specifier = subpath === '.' ? 'session-stores' : `session-stores/${subpath.slice(2)}`;
     const name = expected[subpath]!;

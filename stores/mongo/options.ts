@@ -1,5 +1,5 @@
 import type { SessionData } from 'express-session';
-import type { Document, MongoClient, MongoClientOptions, WriteConcernSettings } from 'mongodb';
+import type { Document, MongoClientOptions, WriteConcernSettings } from 'mongodb';
 import { ErrorCode, SessionStoreError } from '../../shared/errors.js';
 import { any, bool, fn, obj, oneOf, scaled, str } from '../../shared/options.js';
 import type { BaseStoreOptions } from '../../shared/types.js';
@@ -20,12 +20,27 @@ export type MongoSessionPayload = string | Document;
  */
 export type AutoRemove = 'native' | 'interval' | 'disabled';
 
+/**
+ * A `MongoClient` of the `mongodb` driver, major 5, 6 or 7 (structural: a client from any of them, or from a second
+ * copy of the driver in node_modules, is accepted without a cast). The store uses it as given and never closes it.
+ */
+export interface MongoClientLike {
+  readonly options: { dbName?: string };
+  db(dbName?: string): { collection(name: string): unknown; command(command: Document): Promise<Document> };
+  connect(): Promise<unknown>;
+  close(): Promise<void>;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the driver types listener arguments per event
+  on(event: string, listener: (...args: any[]) => void): unknown;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the driver types listener arguments per event
+  off(event: string, listener: (...args: any[]) => void): unknown;
+}
+
 /** Options of {@link MongoStore}. Names and units are connect-mongo's, so its options can be passed unchanged. */
 export interface MongoStoreOptions extends BaseStoreOptions<MongoSessionPayload> {
   /** A `MongoClient` to use. The store never closes a client it was given. One of `client`, `clientPromise`, `mongoUrl` is required. */
-  client?: MongoClient;
+  client?: MongoClientLike;
   /** A promise of a `MongoClient` (e.g. from `MongoClient.connect()`). The store never closes it. */
-  clientPromise?: Promise<MongoClient>;
+  clientPromise?: Promise<MongoClientLike>;
   /** A connection string: the store creates its own client, and closes it on `close()`. */
   mongoUrl?: string;
   /** Options for the client created from `mongoUrl`. */
@@ -98,12 +113,12 @@ export const MONGO_OPTIONS = {
 export const DEFAULT_MONGO_TTL_SECONDS = 14 * 24 * 60 * 60;
 
 /** Duck-typed so that a client from another copy of the `mongodb` package is recognised too. */
-export function isMongoClient(value: unknown): value is MongoClient {
+export function isMongoClient(value: unknown): value is MongoClientLike {
   return (
     typeof value === 'object' &&
     value !== null &&
-    typeof (value as MongoClient).db === 'function' &&
-    typeof (value as MongoClient).connect === 'function' &&
-    typeof (value as MongoClient).on === 'function'
+    typeof (value as MongoClientLike).db === 'function' &&
+    typeof (value as MongoClientLike).connect === 'function' &&
+    typeof (value as MongoClientLike).on === 'function'
   );
 }

@@ -10,6 +10,7 @@ import {
   DEFAULT_MONGO_TTL_SECONDS,
   MONGO_OPTIONS,
   type MongoSessionPayload,
+  type MongoClientLike,
   type MongoStoreOptions,
   isMongoClient,
 } from './options.js';
@@ -59,7 +60,7 @@ export class MongoStore extends SessionStore<MongoSessionPayload> {
   #autoRemove: AutoRemoveState;
 
   /** @param clientOrOptions a `MongoClient` (used with every default), or {@link MongoStoreOptions}. */
-  constructor(clientOrOptions: MongoClient | MongoStoreOptions) {
+  constructor(clientOrOptions: MongoClientLike | MongoStoreOptions) {
     const opts = storeOptions<MongoStoreOptions>(
       isMongoClient(clientOrOptions) ? { client: clientOrOptions } : clientOrOptions,
       MONGO_OPTIONS,
@@ -70,7 +71,10 @@ export class MongoStore extends SessionStore<MongoSessionPayload> {
     if (opts.client !== undefined && !isMongoClient(opts.client))
       throw new SessionStoreError(ErrorCode.INVALID_OPTION, 'client must be a MongoClient');
     const autoRemove = opts.autoRemove ?? 'native';
-    const client = opts.client ?? (opts.mongoUrl !== undefined ? new MongoClient(opts.mongoUrl, opts.mongoOptions) : undefined);
+    // Any supported major's client: typed here as this package's driver, whose API the store uses is the same.
+    const client =
+      (opts.client as MongoClient | undefined) ??
+      (opts.mongoUrl !== undefined ? new MongoClient(opts.mongoUrl, opts.mongoOptions) : undefined);
     const collectionName = opts.collectionName ?? 'sessions';
     const dbName = opts.dbName ?? client?.options.dbName;
     super(
@@ -103,7 +107,7 @@ export class MongoStore extends SessionStore<MongoSessionPayload> {
    * connect-mongo's factory, so `MongoStore.create({ mongoUrl })` keeps working after switching packages.
    * @param options as for the constructor
    */
-  static create(options: MongoClient | MongoStoreOptions): MongoStore {
+  static create(options: MongoClientLike | MongoStoreOptions): MongoStore {
     return new MongoStore(options);
   }
 
@@ -126,7 +130,7 @@ export class MongoStore extends SessionStore<MongoSessionPayload> {
 
   protected override async _open(): Promise<void> {
     const opts = this.#options;
-    const client = this.#client ?? (await opts.clientPromise)!;
+    const client = this.#client ?? ((await opts.clientPromise) as MongoClient | undefined)!;
     if (!isMongoClient(client)) throw new SessionStoreError(ErrorCode.INVALID_OPTION, 'clientPromise did not resolve to a MongoClient');
     this.#client = client;
     this.#stopWatching = watchHealth(client, (up) => this.setConnected(up));
