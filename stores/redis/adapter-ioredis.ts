@@ -1,5 +1,5 @@
 import { watchEvents } from '../../shared/watch.js';
-import { type RedisAdapter, READ_SCRIPT, READ_SCRIPT_SHA, escapeGlob, isNoScript, pairReply } from './adapter.js';
+import { type RedisAdapter, READ_SCRIPT, READ_SCRIPT_SHA, escapeGlob, isNoScript, pairReply, singleKeyReader } from './adapter.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- drivers type listener arguments as any
 type Listener = (...args: any[]) => void;
@@ -53,8 +53,14 @@ export function ioredisAdapter(client: IoRedisLike): RedisAdapter {
     } while (cursor !== '0');
   }
 
+  const readOne = singleKeyReader(
+    (name, key) => client.call(name, [key]),
+    async (key) => pairReply(await script([key]), 1)[0]!,
+  );
+
   return {
     cluster,
+    readOne,
     async read(keys) {
       if (!cluster || keys.length <= 1) return pairReply(await script(keys), keys.length);
       return Promise.all(keys.map(async (k) => pairReply(await script([k]), 1)[0]!));

@@ -1,5 +1,5 @@
 import { watchEvents } from '../../shared/watch.js';
-import { type RedisAdapter, READ_SCRIPT, READ_SCRIPT_SHA, escapeGlob, isNoScript, pairReply } from './adapter.js';
+import { type RedisAdapter, READ_SCRIPT, READ_SCRIPT_SHA, escapeGlob, isNoScript, pairReply, singleKeyReader } from './adapter.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- drivers type listener arguments as any
 type Listener = (...args: any[]) => void;
@@ -62,8 +62,14 @@ export function nodeRedisAdapter(client: NodeRedisClientLike | NodeRedisClusterL
     } while (cursor !== '0');
   }
 
+  const readOne = singleKeyReader(
+    (name, key) => send(key, [name, key]),
+    async (key) => pairReply(await script([key]), 1)[0]!,
+  );
+
   return {
     cluster,
+    readOne,
     async read(keys) {
       if (keys.length === 0) return [];
       if (!cluster || keys.length === 1) return pairReply(await script(keys), keys.length);

@@ -112,7 +112,7 @@ export class RedisStore extends SessionStore<string> {
   }
 
   protected override async _get(sid: string): Promise<StoredRecord<string> | null> {
-    const [[data, at]] = (await this.#run(() => this.#redis.read([this.prefix + sid]))) as [[string | null, number]];
+    const [data, at] = await this.#run(() => this.#redis.readOne(this.prefix + sid));
     if (data === null) return null;
     return { data, expiresAt: at >= 0 ? at : null };
   }
