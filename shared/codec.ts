@@ -60,7 +60,9 @@ export class Codec<Stored> {
     }
     const data = session as SessionData;
     if (record.expiresAt !== null && cookieExpiry(data) !== null) {
-      (data.cookie as unknown as { expires: string }).expires = new Date(record.expiresAt).toISOString();
+      const cookie = data.cookie as unknown as { expires: string | Date };
+      // The type the serializer gave back (a Date from a document store, else the ISO text JSON carries).
+      cookie.expires = cookie.expires instanceof Date ? new Date(record.expiresAt) : new Date(record.expiresAt).toISOString();
     }
     return data;
   }

@@ -32,10 +32,10 @@ export class Pruner {
     return this.#pass;
   }
 
-  /** Starts the timer (once; never after {@link stop}). */
-  schedule(intervalMs: number): void {
+  /** Starts the timer (once; never after {@link stop}); `delay` turns the interval into each pause (default: jittered). */
+  schedule(intervalMs: number, delay?: (intervalMs: number) => number): void {
     if (this.#scheduler || this.#stopped) return;
-    this.#scheduler = new Scheduler(intervalMs, () => this.run(), this.onError);
+    this.#scheduler = new Scheduler(intervalMs, () => this.run(), this.onError, delay);
   }
 
   /** Whether the timer runs. */

@@ -92,6 +92,7 @@ export abstract class SessionStore<Stored = unknown> extends session.Store {
   readonly #maxSidBytes: number;
   readonly #pruneBatchSize: number;
   readonly #pruneIntervalMs: number | false;
+  readonly #pruneDelay: ((intervalMs: number) => number) | undefined;
   readonly #expiries: ExpiryCache;
   readonly #codec: Codec<Stored>;
   readonly #deadlines: Deadlines | undefined;
@@ -171,6 +172,7 @@ export abstract class SessionStore<Stored = unknown> extends session.Store {
     this.#maxSidBytes = backend.maxSidBytes ?? Infinity;
     this.#pruneBatchSize = options.pruneBatchSize ?? 1000;
     this.#pruneIntervalMs = options.pruneIntervalMs !== undefined ? options.pruneIntervalMs : (backend.pruneIntervalMs ?? false);
+    this.#pruneDelay = backend.pruneDelay;
     const timeoutMs = options.operationTimeoutMs ?? 5000;
     this.#deadlines = backend.timeouts === false || timeoutMs === 0 ? undefined : new Deadlines(timeoutMs, () => this.#suspect());
     const ping = this._ping;
@@ -358,7 +360,7 @@ export abstract class SessionStore<Stored = unknown> extends session.Store {
     if (typeof open === 'function') await this.bounded('open', () => open.call(this));
     if (this.#life.isClosed) return;
     if (this.#supports.prune && !this.#supports.nativeExpiry && this.#pruneIntervalMs !== false) {
-      this.#pruner.schedule(this.#pruneIntervalMs);
+      this.#pruner.schedule(this.#pruneIntervalMs, this.#pruneDelay);
     }
   }
 

@@ -115,6 +115,11 @@ export interface BackendInfo {
   capabilities?: Partial<Pick<StoreCapabilities, 'touch' | 'nativeExpiry' | 'msPrecision' | 'all' | 'ids' | 'length' | 'clear'>>;
   /** The namespace of this store in its backend (`store.namespace`), when it has one. */
   namespace?: string;
+  /**
+   * The pause before each pruning pass, from the interval. Default: a random 50–150% of it, so that a fleet of
+   * processes started together does not prune in lockstep.
+   */
+  pruneDelay?: (intervalMs: number) => number;
   /** Default pruning interval in ms for this backend (the user's `pruneIntervalMs` wins). */
   pruneIntervalMs?: number | false;
   /**

@@ -79,8 +79,11 @@ export interface MongoStoreOptions extends BaseStoreOptions<MongoSessionPayload>
   crypto?: never;
   /** Refused, see {@link crypto}. */
   cryptoAdapter?: never;
-  /** Refused: connect-mongo's `transformId` changes the stored `_id`; not supported yet. */
-  transformId?: never;
+  /**
+   * connect-mongo's `transformId`: the `_id` stored for a sid (e.g. a hash of it, so a dump holds no usable sid).
+   * `ids()` and `all()` then list the stored ids, which `get()` cannot take back. Default: the sid itself.
+   */
+  transformId?: (sid: string) => string;
 }
 
 const refused = (why: string) => (): never => {
@@ -104,7 +107,7 @@ export const MONGO_OPTIONS = {
     writeOperationOptions: obj,
     crypto: refused('crypto (connect-mongo encryption) is not supported: sessions would be stored in plaintext'),
     cryptoAdapter: refused('cryptoAdapter (connect-mongo encryption) is not supported: sessions would be stored in plaintext'),
-    transformId: refused('transformId is not supported: the session id is stored as _id unchanged'),
+    transformId: fn,
   },
   aliases: { autoRemoveInterval: scaled('pruneIntervalMs', 60_000) },
 };

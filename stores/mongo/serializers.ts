@@ -3,11 +3,14 @@ import type { Document } from 'mongodb';
 import { type Serializer, jsonPayloadSerializer } from '../../shared/serializer.js';
 import type { MongoSessionPayload, MongoStoreOptions } from './options.js';
 
+// A Date, as JSON.stringify's replacer sees it (already a string), marked so the reviver can make it a Date again.
+const DATE = '$__session_stores_date';
+
 /**
  * The `stringify: false` encoding: the session as a document, with exactly the data `JSON.stringify` would keep
- * (what every other store and layout keeps, so a session reads back the same whatever the layout; a circular or
- * BigInt session fails as SERIALIZE_FAILED), except `cookie.expires`, stored as a BSON Date as connect-mongo's
- * `stringify: false` stores it. The result shares nothing with the live session.
+ * (a circular or BigInt session fails as SERIALIZE_FAILED), except that `Date` values stay BSON Dates — user data
+ * and `cookie.expires` alike — and read back as `Date`s, as connect-mongo's `stringify: false` stores them. The
+ * result shares nothing with the live session.
  *
  * BSON and the server restrict documents where JSON does not: MongoDB rejects field names starting with `$` in
  * some positions, and FerretDB also rejects field names containing `.` and arrays nested directly in arrays.
@@ -15,8 +18,17 @@ import type { MongoSessionPayload, MongoStoreOptions } from './options.js';
  */
 export const documentSerializer: Serializer<Document> = {
   stringify(session: SessionData): Document {
-    const doc = JSON.parse(JSON.stringify(session)) as Document;
+    const text = JSON.stringify(session, function (this: Record<string, unknown>, key, value: unknown) {
+      return this[key] instanceof Date ? { [DATE]: value } : value;
+    });
+    const doc = JSON.parse(text, (_key, value: unknown) => {
+      const marked = value as Record<string, unknown> | null;
+      return typeof marked === 'object' && marked !== null && typeof marked[DATE] === 'string' && Object.keys(marked).length === 1
+        ? new Date(marked[DATE])
+        : value;
+    }) as Document;
     const cookie = doc.cookie as { expires?: unknown } | undefined;
+    // A cookie.expires that arrives as text (a session read back from JSON) is stored as a Date all the same.
     if (cookie && typeof cookie.expires === 'string') cookie.expires = new Date(cookie.expires);
     return doc;
   },

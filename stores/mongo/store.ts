@@ -54,6 +54,7 @@ export class MongoStore extends SessionStore<MongoSessionPayload> {
   readonly #ownsClient: boolean;
   readonly #writeConcern: WriteConcernSettings | undefined;
   readonly #timestamps: boolean;
+  readonly #id: (sid: string) => string;
   #client: MongoClient | undefined;
   #collection: Collection<SessionDocument> | undefined;
   #stopWatching: (() => void) | undefined;
@@ -99,6 +100,8 @@ export class MongoStore extends SessionStore<MongoSessionPayload> {
     this.#ownsClient = opts.mongoUrl !== undefined && opts.client === undefined;
     this.#writeConcern = opts.writeOperationOptions;
     this.#timestamps = opts.timestamps === true;
+    const transform = opts.transformId;
+    this.#id = transform ? (sid) => String(transform(sid)) : (sid) => sid;
     this.#autoRemove =
       autoRemove === 'native' ? 'pending' : autoRemove === 'interval' && opts.pruneIntervalMs === false ? 'disabled' : autoRemove;
   }
@@ -119,6 +122,11 @@ export class MongoStore extends SessionStore<MongoSessionPayload> {
   /** The sessions collection (undefined until the store is open), e.g. to add indexes of your own. */
   get collection(): Collection<SessionDocument> | undefined {
     return this.#collection;
+  }
+
+  /** connect-mongo's promise of the sessions collection: resolves once the store is open. */
+  get collectionP(): Promise<Collection<SessionDocument>> {
+    return this.ready().then(() => this.#collection!);
   }
 
   /** The client in use (undefined until a `clientPromise` resolves). */
@@ -147,7 +155,8 @@ export class MongoStore extends SessionStore<MongoSessionPayload> {
   }
 
   protected override async _get(sid: string): Promise<StoredRecord<MongoSessionPayload> | null> {
-    const doc = await this.#collection!.findOne({ _id: sid }, { projection: { session: 1, expires: 1 } });
+    const doc = await this.#collection!.findOne({ _id: this.#id(sid) }, { projection: { session: 1, expires: 1 } });
+    this.emit('get', sid); // connect-mongo's event
     return doc ? { data: doc.session, expiresAt: expiryOf(doc) } : null;
   }
 
@@ -162,7 +171,13 @@ export class MongoStore extends SessionStore<MongoSessionPayload> {
     }
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.#collection!.updateOne({ _id: sid }, update, { upsert: true, writeConcern: this.#writeConcern });
+        const result = await this.#collection!.updateOne({ _id: this.#id(sid) }, update, {
+          upsert: true,
+          writeConcern: this.#writeConcern,
+        });
+        // connect-mongo's events.
+        this.emit(result.upsertedCount > 0 ? 'create' : 'update', sid);
+        this.emit('set', sid);
         return;
       } catch (err) {
         // Two upserts of a new sid racing: both miss, both insert, one loses on the _id index. MongoDB retries
@@ -179,14 +194,17 @@ export class MongoStore extends SessionStore<MongoSessionPayload> {
     if (this.#timestamps) update.$currentDate = { updatedAt: true };
     // No upsert, and only while unexpired: a session the TTL monitor or a logout removed stays removed, and
     // finding nothing is not an error (express-session would answer 500 on a harmless race otherwise).
-    const result = await this.#collection!.updateOne({ _id: sid, expires: { $gt: new Date(now) } }, update, {
+    const result = await this.#collection!.updateOne({ _id: this.#id(sid), expires: { $gt: new Date(now) } }, update, {
       writeConcern: this.#writeConcern,
     });
-    return result.matchedCount > 0;
+    if (result.matchedCount === 0) return false;
+    this.emit('touch', sid); // connect-mongo's event (it also passes the session, which the store does not see here)
+    return true;
   }
 
   protected override async _destroy(sid: string): Promise<void> {
-    await this.#collection!.deleteOne({ _id: sid }, { writeConcern: this.#writeConcern });
+    await this.#collection!.deleteOne({ _id: this.#id(sid) }, { writeConcern: this.#writeConcern });
+    this.emit('destroy', sid); // connect-mongo's event
   }
 
   protected override async *_entries(now: number): AsyncIterable<[string, StoredRecord<MongoSessionPayload>]> {

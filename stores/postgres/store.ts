@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { Pool, PoolClient, PoolConfig, QueryConfig, QueryResult, QueryResultRow } from 'pg';
 import { ErrorCode, SessionStoreError } from '../../shared/errors.js';
-import { any, bool, fn, obj, oneOf, renamed, scaled, str } from '../../shared/options.js';
+import { any, bool, either, fn, obj, oneOf, renamed, scaled, str } from '../../shared/options.js';
 import { SessionStore, storeOptions } from '../../shared/store.js';
 import { subscribe, watchClient } from '../../shared/watch.js';
 import type { BaseStoreOptions, StoredRecord } from '../../shared/types.js';
@@ -54,6 +54,11 @@ export interface PostgresStoreOptions extends BaseStoreOptions<string> {
    * prunes a table at a time, across all servers.
    */
   pruneSessionInterval?: number | false;
+  /**
+   * connect-pg-simple's pause before each pruning pass: `false` for exactly `pruneSessionInterval` every time, or a
+   * function of the interval (ms) returning the pause (ms). Default: a random 50–150% of the interval.
+   */
+  pruneSessionRandomizedInterval?: false | ((intervalMs: number) => number);
   /** Called with background failures (pruning, pool errors), like connect-pg-simple's `errorLog`. Default: none. */
   errorLog?: (...args: unknown[]) => void;
   /** Not supported: pass pg-promise's underlying pool as `client: db.$pool`. */
@@ -70,6 +75,7 @@ const OPTIONS = {
     layout: oneOf('compatible', 'modern'),
     createTableIfMissing: bool,
     errorLog: fn,
+    pruneSessionRandomizedInterval: either(oneOf(false), fn),
     pgPromise: () => {
       throw new SessionStoreError(ErrorCode.INVALID_OPTION, 'pgPromise is not supported: pass its pool instead (`client: db.$pool`)');
     },
@@ -128,7 +134,14 @@ export class PostgresStore extends SessionStore<string> {
     const opts = storeOptions<PostgresStoreOptions>(input, OPTIONS);
     if (opts.client !== undefined) assertPool(opts.client);
     const name = resolveTableName(opts.schemaName, opts.tableName ?? 'session');
-    super(opts, { name: 'postgres', pruneIntervalMs: DEFAULT_PRUNE_SECONDS * 1000, namespace: name.qualified, maxSidBytes: MAX_SID_BYTES });
+    const randomized = opts.pruneSessionRandomizedInterval;
+    super(opts, {
+      name: 'postgres',
+      pruneIntervalMs: DEFAULT_PRUNE_SECONDS * 1000,
+      pruneDelay: randomized === false ? (ms) => ms : randomized,
+      namespace: name.qualified,
+      maxSidBytes: MAX_SID_BYTES,
+    });
     this.#name = name;
     this.table = name.qualified;
     this.#sql = statements(name.qualified);
@@ -157,6 +170,17 @@ export class PostgresStore extends SessionStore<string> {
   /** @deprecated The old name of {@link client}. */
   get pool(): Pool {
     return this.client;
+  }
+
+  /**
+   * connect-pg-simple's name for {@link prune}: deletes expired sessions now; the callback gets only the error.
+   * @param callback called with `null` or the error
+   */
+  pruneSessions(callback?: (err: Error | null) => void): void {
+    this.prune().then(
+      () => callback?.(null),
+      (err: Error) => (callback ? callback(err) : this.emitError(err)),
+    );
   }
 
   protected override emitError(err: unknown): void {
@@ -288,9 +312,13 @@ export class PostgresStore extends SessionStore<string> {
   }
 }
 
-/** `tableName` may carry its schema (`'app.session'`) when `schemaName` is not given, as in connect-pg-simple. */
+/**
+ * connect-pg-simple's deprecated way to name a schema: `tableName: 'app"."session'` (the quotes inside the name)
+ * when `schemaName` is not given. A plain `'app.session'` is one table whose name holds a dot, as there.
+ */
 function resolveTableName(schemaName: string | undefined, table: string): TableName {
-  return tableName(schemaName, table);
+  const split = schemaName === undefined ? /^([^"]+)"\."([^"]+)$/.exec(table) : null;
+  return split ? tableName(split[1], split[2]!) : tableName(schemaName, table);
 }
 
 function isPool(value: unknown): value is Pool {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Scheduler } from '../../shared/scheduler.js';
+import { Scheduler, jittered } from '../../shared/scheduler.js';
 
 describe('Scheduler', () => {
   it('runs again after a failing run, never overlaps, and stops', async () => {
@@ -42,13 +42,13 @@ describe('Scheduler', () => {
         1000,
         async () => undefined,
         () => undefined,
-        () => 0,
+        (ms) => jittered(ms, () => 0),
       ).stop();
       new Scheduler(
         1000,
         async () => undefined,
         () => undefined,
-        () => 0.999,
+        (ms) => jittered(ms, () => 0.999),
       ).stop();
     } finally {
       globalThis.setTimeout = realSetTimeout;

@@ -363,4 +363,61 @@ await describeWithServer('mongo', 'MongoStore', (server) => {
       expect(store.autoRemove).toBe('pending');
     });
   });
+
+  // connect-mongo's own API, as its documentation and test suite use it (issue 14).
+  describe('connect-mongo API', () => {
+    it("emits 'create', 'update', 'set', 'get', 'touch' and 'destroy' with the sid", async () => {
+      const store = open();
+      const events: string[] = [];
+      for (const name of ['create', 'update', 'set', 'get', 'touch', 'destroy'])
+        store.on(name, (sid: string) => events.push(`${name}:${sid}`));
+      await store.set('a', sess(Date.now() + HOUR));
+      await store.set('a', sess(Date.now() + HOUR, { v: 2 }));
+      await store.get('a');
+      await store.touch('a', sess(Date.now() + 2 * HOUR));
+      await store.destroy('a');
+      expect(events).toEqual(['create:a', 'set:a', 'update:a', 'set:a', 'get:a', 'touch:a', 'destroy:a']);
+    });
+
+    it('collectionP resolves to the sessions collection', async () => {
+      const store = open({ collectionName: 'cp_' + uniqueName('c') });
+      const collection = await store.collectionP;
+      expect(collection.collectionName).toBe(store.collection!.collectionName);
+      await store.set('x', sess(Date.now() + HOUR));
+      expect(await collection.countDocuments({ _id: 'x' })).toBe(1);
+    });
+
+    it('stringify: false stores Dates as BSON Dates and gives them back as Dates, cookie.expires included', async () => {
+      const store = open({ stringify: false });
+      const when = new Date(Date.UTC(2030, 0, 2, 3, 4, 5, 678));
+      const expires = Date.now() + HOUR;
+      await store.set('d', sess(expires, { when, nested: { at: when }, list: [when] }));
+      const doc = await store.collection!.findOne({ _id: 'd' });
+      const raw = doc!.session as { when: unknown; cookie: { expires: unknown } };
+      expect(raw.when).toBeInstanceOf(Date);
+      expect(raw.cookie.expires).toBeInstanceOf(Date);
+      const got = (await store.get('d')) as unknown as { when: Date; nested: { at: Date }; list: Date[]; cookie: { expires: Date } };
+      expect(got.when).toBeInstanceOf(Date);
+      expect(got.when.getTime()).toBe(when.getTime());
+      expect(got.nested.at).toBeInstanceOf(Date);
+      expect(got.list[0]).toBeInstanceOf(Date);
+      expect(got.cookie.expires).toBeInstanceOf(Date);
+      expect(got.cookie.expires.getTime()).toBe(expires);
+    });
+
+    it('transformId decides the stored _id', async () => {
+      const store = open({ transformId: (sid) => `t-${sid}` });
+      await store.set('abc', sess(Date.now() + HOUR, { v: 1 }));
+      expect(await store.collection!.countDocuments({ _id: 't-abc' })).toBe(1);
+      expect(await store.get('abc')).toMatchObject({ v: 1 });
+      await store.destroy('abc');
+      expect(await store.collection!.countDocuments()).toBe(0);
+    });
+
+    it('refuses crypto and cryptoAdapter rather than store sessions in plaintext', () => {
+      for (const options of [{ crypto: { secret: 's' } }, { cryptoAdapter: {} }]) {
+        expect(() => open(options as never)).toThrow(expect.objectContaining({ code: 'SESSION_STORE_INVALID_OPTION' }));
+      }
+    });
+  });
 });

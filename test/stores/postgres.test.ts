@@ -526,4 +526,61 @@ describe.skipIf(!server)(`PostgresStore [${server?.description}]`, () => {
       }
     });
   });
+
+  // connect-pg-simple's own API, as its documentation and test suite use it (issue 14).
+  describe('connect-pg-simple API', () => {
+    it('pruneSessions(callback) deletes expired sessions and calls back with null', async () => {
+      const store = open({ tableName: uniqueName('t') });
+      await store.set('live', sess(Date.now() + HOUR));
+      await store.set('old', sess(Date.now() + HOUR));
+      await store.touch('old', sess(Date.now() - 1)); // expired as stored, however long the writes took
+      const err = await new Promise((resolve) => store.pruneSessions(resolve));
+      expect(err).toBeNull();
+      expect(await store.ids()).toEqual(['live']);
+      const raw = await pool.query(`SELECT count(*)::int AS n FROM ${store.table}`);
+      expect(raw.rows[0].n).toBe(1);
+    });
+
+    it('reads tableName \'schema"."table\' as a schema and a table when schemaName is not given', async () => {
+      const table = uniqueName('t');
+      const store = new PostgresStore({
+        pool,
+        tableName: `${schema.name}"."${table}`,
+        createTableIfMissing: true,
+        pruneSessionInterval: false,
+      });
+      opened.push(store);
+      expect(store.table).toBe(`"${schema.name}"."${table}"`);
+      await store.set('s', sess(Date.now() + HOUR));
+      expect((await pool.query(`SELECT sid FROM "${schema.name}"."${table}"`)).rows).toEqual([{ sid: 's' }]);
+      // A plain dot is part of one name, as in connect-pg-simple.
+      expect(open({ tableName: 'a.b' }).table).toBe(`"${schema.name}"."a.b"`);
+    });
+
+    it('pruneSessionRandomizedInterval: false prunes at exactly the interval; a function decides the pause', async () => {
+      const pauses: number[] = [];
+      const custom = open({
+        tableName: uniqueName('t'),
+        pruneSessionInterval: 0.02,
+        pruneSessionRandomizedInterval: (ms) => (pauses.push(ms), ms),
+      });
+      await custom.ready();
+      const deadline = Date.now() + 10_000;
+      while (pauses.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      expect(pauses.slice(0, 2)).toEqual([20, 20]);
+      expect(() => open({ pruneSessionRandomizedInterval: 'yes' as never })).toThrow(
+        expect.objectContaining({ code: 'SESSION_STORE_INVALID_OPTION' }),
+      );
+      open({ tableName: uniqueName('t'), pruneSessionRandomizedInterval: false });
+    });
+
+    it('takes the pool as `pool` (its name) or `client`, and exposes it under both', () => {
+      const a = open({ tableName: uniqueName('t') });
+      expect(a.client).toBe(pool);
+      expect(a.pool).toBe(pool);
+      expect(() => open({ client: pool, pool: makePool(url) } as never)).toThrow(
+        expect.objectContaining({ code: 'SESSION_STORE_INVALID_OPTION', message: expect.stringContaining('pool') }),
+      );
+    });
+  });
 });
