@@ -73,6 +73,11 @@ export function parseFile(text: string, wrapped: boolean, hashed: boolean): Pars
   } catch {
     return 'damaged';
   }
+  return parseObject(parsed, wrapped, hashed);
+}
+
+/** {@link parseFile} of a file already decoded (by session-file-store's `decoder` option). */
+export function parseObject(parsed: unknown, wrapped: boolean, hashed: boolean): ParsedFile {
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return 'foreign';
   const { __lastAccess, __expires, __writtenAt, ...session } = parsed as Record<string, unknown>;
   if (typeof __lastAccess !== 'number' || !Number.isFinite(__lastAccess)) return 'foreign';
@@ -111,4 +116,71 @@ function take(object: Record<string, unknown>, key: string): unknown {
   const value = object[key];
   delete object[key];
   return value;
+}
+
+/** session-file-store's `encoder` / `decoder` / `encoding` options: how a whole file is turned into bytes and back. */
+export interface FileEncoding {
+  /** The file object (session plus envelope) to what is written. Default `JSON.stringify`. */
+  encoder?: (file: Record<string, unknown>) => string | Uint8Array;
+  /** What was read (a string in `encoding`, or a Buffer when `encoding` is null) back to the file object. */
+  decoder?: (data: string | Buffer) => unknown;
+  /** Text encoding of the file; `null` reads and writes Buffers. Default `'utf8'`. */
+  encoding?: BufferEncoding | null;
+}
+
+/**
+ * The whole file format for one store: JSON by default (spliced without re-encoding, see {@link composeFile}), or
+ * session-file-store's custom `encoder`/`decoder` around the same object.
+ */
+export class FileFormat {
+  readonly #custom: boolean;
+
+  constructor(
+    private readonly wrapped: boolean,
+    private readonly encoding: Required<FileEncoding>,
+  ) {
+    this.#custom = encoding.encoder !== JSON.stringify || encoding.decoder !== (JSON.parse as unknown) || encoding.encoding !== 'utf8';
+  }
+
+  /** The file's contents; `'damaged'` when they cannot be decoded. */
+  read(bytes: Buffer, hashed: boolean): ParsedFile {
+    if (!this.#custom) return parseFile(bytes.toString('utf8'), this.wrapped, hashed);
+    let parsed: unknown;
+    try {
+      parsed = this.encoding.decoder(this.encoding.encoding === null ? bytes : bytes.toString(this.encoding.encoding));
+    } catch {
+      return 'damaged';
+    }
+    return parseObject(parsed, this.wrapped, hashed);
+  }
+
+  /** A file for a session the serializer turned into `data`. */
+  write(data: string, expiresAt: number, now: number, sid?: string): string | Uint8Array {
+    const merge = !this.wrapped && isObjectText(data);
+    if (!this.#custom) return composeFile(data, expiresAt, now, merge, sid);
+    const body: Record<string, unknown> = merge ? (JSON.parse(data) as Record<string, unknown>) : { __payload: data };
+    return this.#encode(Object.assign(body, envelope(expiresAt, now, sid)));
+  }
+
+  /** The file of an already-read session with a new expiry (a touch). */
+  rewrite(file: SessionFile, expiresAt: number, now: number, sid?: string): string | Uint8Array {
+    if (!this.#custom) return recomposeFile(file, this.wrapped, expiresAt, now, sid);
+    const cookie = file.session.cookie as { expires?: unknown } | undefined;
+    if (!this.wrapped && cookie && typeof cookie === 'object' && cookie.expires != null) cookie.expires = new Date(expiresAt).toISOString();
+    const body = this.wrapped && file.payload !== undefined ? { ...file.session, __payload: file.payload } : { ...file.session };
+    return this.#encode(Object.assign(body, envelope(expiresAt, now, sid)));
+  }
+
+  #encode(file: Record<string, unknown>): string | Uint8Array {
+    const out = this.encoding.encoder(file);
+    return typeof out === 'string' && this.encoding.encoding !== null && this.encoding.encoding !== 'utf8'
+      ? Buffer.from(out, this.encoding.encoding)
+      : out;
+  }
+}
+
+function envelope(expiresAt: number, now: number, sid?: string): Record<string, unknown> {
+  return sid === undefined
+    ? { __lastAccess: now, __expires: expiresAt, __writtenAt: now }
+    : { __lastAccess: now, __expires: expiresAt, __writtenAt: now, __sid: sid };
 }

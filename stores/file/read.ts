@@ -4,9 +4,9 @@ import { close, constants, fstat, open, read, type Stats } from 'node:fs';
 // FIFO or device: opening one with O_NONBLOCK returns at once, and fstat then tells it is no regular file.
 const FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
 
-/** A regular file's text and stats. */
+/** A regular file's bytes and stats. */
 export interface FileRead {
-  text: string;
+  bytes: Buffer;
   stats: Stats;
 }
 
@@ -25,14 +25,14 @@ export function readRegularFile(path: string): Promise<FileRead | null> {
       fstat(fd, (statErr, stats) => {
         if (statErr) return done(statErr, null);
         if (!stats.isFile()) return done(null, null);
-        readAll(fd, stats.size, (readErr, text) => done(readErr, readErr ? null : { text: text!, stats }));
+        readAll(fd, stats.size, (readErr, bytes) => done(readErr, readErr ? null : { bytes: bytes!, stats }));
       });
     });
   });
 }
 
 /** Reads to the end (a file may grow between fstat and read). */
-function readAll(fd: number, size: number, callback: (err: NodeJS.ErrnoException | null, text?: string) => void): void {
+function readAll(fd: number, size: number, callback: (err: NodeJS.ErrnoException | null, bytes?: Buffer) => void): void {
   const chunks: Buffer[] = [];
   let buffer = Buffer.allocUnsafe(Math.max(size, 64) + 1);
   let length = 0;
@@ -46,7 +46,7 @@ function readAll(fd: number, size: number, callback: (err: NodeJS.ErrnoException
       if (err) return callback(err);
       if (bytes === 0) {
         chunks.push(buffer.subarray(0, length));
-        return callback(null, (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8'));
+        return callback(null, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
       }
       length += bytes;
       next();

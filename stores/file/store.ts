@@ -2,19 +2,21 @@ import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, unlink, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { Stats } from 'node:fs';
+import type { SessionData } from 'express-session';
+import { type Callback, settle as settleWith } from '../../shared/callback.js';
 import { backendError } from '../../shared/errors.js';
-import { type Alias, bool, either, invalid, num, oneOf, str } from '../../shared/options.js';
+import { type Alias, bool, either, fn, invalid, num, oneOf, str } from '../../shared/options.js';
 import { type JsonPayload, type Serializer, jsonPayloadSerializer, jsonSerializer } from '../../shared/serializer.js';
 import { SessionStore, storeOptions } from '../../shared/store.js';
 import type { BaseStoreOptions, StoredRecord, Ttl } from '../../shared/types.js';
 import { commit, removeFile, writeTemp } from './atomic.js';
-import { type SessionFile, composeFile, fileExpiry, isObjectText, parseFile, payloadOf, recomposeFile } from './format.js';
+import { type FileEncoding, FileFormat, type SessionFile, fileExpiry, payloadOf } from './format.js';
 import { type FileName, fileNameOf, shardOf } from './names.js';
 import { notThere, readRegularFile } from './read.js';
 import { type Listed, listStoreFiles } from './scan.js';
 
 /** Options of {@link FileStore}: session-file-store's names where they exist, plus the shared options. */
-export interface FileStoreOptions extends Omit<BaseStoreOptions<string>, 'serializer'> {
+export interface FileStoreOptions extends Omit<BaseStoreOptions<string>, 'serializer'>, FileEncoding {
   /** Directory holding one file per session; created if missing. Default `'./sessions'` (resolved once, now). */
   path?: string;
   /** Extension of session files (`''` or dot-separated `[A-Za-z0-9_-]` parts). Default `'.json'`. */
@@ -50,6 +52,13 @@ export interface FileStoreOptions extends Omit<BaseStoreOptions<string>, 'serial
   ttl?: Ttl;
   /** Encodes sessions; its output (a string) is kept in the file's `__payload`. Default: the session as JSON. */
   serializer?: Serializer<string>;
+  /**
+   * session-file-store's `fallbackSessionFn`: what `get()` returns for a sid that has no session file (the
+   * session is not stored by that). Default: none (null).
+   */
+  fallbackSessionFn?: (sid: string) => SessionData;
+  /** `null` or `false`: no encryption, as session-file-store reads them. Any other value is refused (see the docs). */
+  secret?: null | false;
   /** Accepted for session-file-store compatibility and ignored: writes are atomic renames, nothing to retry. */
   retries?: number;
   /** Accepted for session-file-store compatibility and ignored: the store does not log (listen to `'error'`). */
@@ -84,6 +93,10 @@ const OPTIONS = {
     fsync: bool,
     shard: either(oneOf(false), num(1, { max: 4, integer: true })),
     caseSensitive: bool,
+    encoder: fn,
+    decoder: fn,
+    encoding: either(oneOf(null), str()),
+    fallbackSessionFn: fn,
     secret: (value: unknown) => {
       if (value === null || value === false) return undefined;
       throw invalid("secret (session-file-store's encryption) is not supported yet: pass an encrypting serializer instead");
@@ -145,6 +158,8 @@ export class FileStore extends SessionStore<JsonPayload> {
   readonly #fsync: boolean;
   readonly #shard: number;
   readonly #wrapped: boolean;
+  readonly #format: FileFormat;
+  readonly #fallback: ((sid: string) => SessionData) | undefined;
   #caseSensitive: boolean | undefined;
 
   /** @param options options, or just the directory */
@@ -162,6 +177,41 @@ export class FileStore extends SessionStore<JsonPayload> {
     this.#shard = opts.shard || 0;
     this.#caseSensitive = opts.caseSensitive;
     this.#wrapped = wrapped;
+    this.#format = new FileFormat(wrapped, {
+      encoder: opts.encoder ?? JSON.stringify,
+      decoder: opts.decoder ?? (JSON.parse as (data: string | Buffer) => unknown),
+      encoding: opts.encoding === undefined ? 'utf8' : opts.encoding,
+    });
+    this.#fallback = opts.fallbackSessionFn;
+  }
+
+  /**
+   * session-file-store's `list()`: the names of the session files in the directory (not read; a hashed or sharded
+   * name is listed as it is on disk).
+   * @param callback called with the names, or an error
+   */
+  list(callback?: Callback<string[]>): Promise<string[]> {
+    return settleWith(this.#list(), callback);
+  }
+
+  /**
+   * session-file-store's `expired()`: whether `sid` has no live session (missing or expired).
+   * @param callback called with the answer, or an error
+   */
+  expired(sid: string, callback?: Callback<boolean>): Promise<boolean> {
+    return settleWith(
+      this.get(sid).then((session) => session === null),
+      callback,
+    );
+  }
+
+  async #list(): Promise<string[]> {
+    await this.ready();
+    const names: string[] = [];
+    for await (const listed of listStoreFiles(this.path, this.#ext, this.#shard, this.#caseSensitive!)) {
+      if (listed.kind !== 'temp') names.push(listed.name);
+    }
+    return names;
   }
 
   /** Whether file names are case-sensitive in this store (resolves once the directory has been probed). */
@@ -184,21 +234,20 @@ export class FileStore extends SessionStore<JsonPayload> {
     }
   }
 
-  protected override async _get(sid: string): Promise<StoredRecord<JsonPayload> | null> {
+  protected override async _get(sid: string, now: number): Promise<StoredRecord<JsonPayload> | null> {
     const loc = this.#locate(sid);
     const read = await readRegularFile(loc.path);
-    if (!read) return null;
-    const file = parseFile(read.text, this.#wrapped, loc.file.hashed);
-    // Not JSON: hand the text to the serializer, which fails, so the base reports a decode error (or a miss).
-    if (file === 'damaged') return { data: read.text, expiresAt: null };
+    if (!read) return this.#fallback ? this.#fallbackRecord(sid, now) : null;
+    const file = this.#format.read(read.bytes, loc.file.hashed);
+    // Not decodable: hand the text to the serializer, which fails, so the base reports a decode error (or a miss).
+    if (file === 'damaged') return { data: read.bytes.toString('utf8'), expiresAt: null };
     if (file === 'foreign' || (loc.file.hashed && file.sid !== sid)) return null;
     return { data: payloadOf(file, this.#wrapped), expiresAt: fileExpiry(file, this.ttl) };
   }
 
   protected override async _set(sid: string, data: JsonPayload, expiresAt: number, now: number): Promise<void> {
     const loc = this.#locate(sid);
-    const text = data as string;
-    const out = composeFile(text, expiresAt, now, !this.#wrapped && isObjectText(text), loc.file.hashed ? sid : undefined);
+    const out = this.#format.write(data as string, expiresAt, now, loc.file.hashed ? sid : undefined);
     await commit(await this.#writeTemp(loc, out), loc.path, loc.dir, this.#fsync);
   }
 
@@ -206,10 +255,10 @@ export class FileStore extends SessionStore<JsonPayload> {
     const loc = this.#locate(sid);
     const read = await readRegularFile(loc.path);
     if (!read) return false;
-    const file = parseFile(read.text, this.#wrapped, loc.file.hashed);
+    const file = this.#format.read(read.bytes, loc.file.hashed);
     if (typeof file === 'string' || (loc.file.hashed && file.sid !== sid)) return false;
     if (fileExpiry(file, this.ttl) <= now) return false;
-    const temp = await this.#writeTemp(loc, recomposeFile(file, this.#wrapped, expiresAt, now, loc.file.hashed ? sid : undefined));
+    const temp = await this.#writeTemp(loc, this.#format.rewrite(file, expiresAt, now, loc.file.hashed ? sid : undefined));
     // Only replace the file we read: a destroy or a newer set that finished meanwhile must win over a touch.
     if (!sameFile(read.stats, await lstatOrNull(loc.path))) {
       await unlink(temp).catch(() => {});
@@ -262,7 +311,14 @@ export class FileStore extends SessionStore<JsonPayload> {
     return { dir, path: join(dir, file.name), file };
   }
 
-  async #writeTemp(loc: Location, text: string): Promise<string> {
+  /** session-file-store's fallback session for a sid without a file: served, not stored, alive for a ttl. */
+  #fallbackRecord(sid: string, now: number): StoredRecord<JsonPayload> {
+    const session = this.#fallback!(sid);
+    const file: SessionFile = { session: session as never, payload: undefined, lastAccess: now, expires: undefined, sid: undefined };
+    return { data: this.serializer.stringify(session), expiresAt: fileExpiry(file, this.ttl) };
+  }
+
+  async #writeTemp(loc: Location, text: string | Uint8Array): Promise<string> {
     try {
       return await writeTemp(loc.dir, text, this.#fsync);
     } catch (err) {
@@ -299,7 +355,7 @@ export class FileStore extends SessionStore<JsonPayload> {
     }
     const read = await readRegularFile(path);
     if (!read) return null;
-    const file = parseFile(read.text, this.#wrapped, listed.kind === 'hashed');
+    const file = this.#format.read(read.bytes, listed.kind === 'hashed');
     if (typeof file === 'string') return null;
     const sid = listed.kind === 'hashed' ? file.sid : listed.sid;
     // A hashed file counts only if its stored sid really hashes to its name.

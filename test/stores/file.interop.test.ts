@@ -167,3 +167,56 @@ describe('FileStore → session-file-store', () => {
     expect(readdirSync(outer)).not.toContain('escape.json');
   });
 });
+
+// session-file-store's own options and methods, as its documentation and test suite use them (issue 14).
+describe('FileStore: session-file-store options and methods', () => {
+  // A binary format of the user's choice: JSON, base64-wrapped, written as Buffers (`encoding: null`).
+  const encoder = (value: object): Buffer => Buffer.from(Buffer.from(JSON.stringify(value)).toString('base64'), 'latin1');
+  const decoder = (data: string | Buffer): unknown => JSON.parse(Buffer.from(data.toString(), 'base64').toString());
+
+  it('encoder / decoder / encoding: both stores read and write each other’s encoded files', async () => {
+    const dir = join(outer, `enc${++n}`);
+    const legacyApi = promisified(
+      new LegacyFileStore({ path: dir, retries: 0, logFn() {}, reapInterval: -1, encoder, decoder, encoding: null }),
+    );
+    const ours = new FileStore({ path: dir, reapInterval: -1, encoder, decoder, encoding: null });
+    opened.push(ours);
+    await ours.set('ours', sess(HOUR, { by: 'ours' }));
+    await legacyApi.set('theirs', sess(HOUR, { by: 'theirs' }));
+    expect(readFileSync(join(dir, 'ours.json'), 'latin1')).not.toContain('{'); // encoded, not JSON
+    expect(await legacyApi.get('ours')).toMatchObject({ by: 'ours' });
+    expect(await ours.get('theirs')).toMatchObject({ by: 'theirs' });
+    await ours.touch('theirs', sess(2 * HOUR, { by: 'theirs' }));
+    expect(await legacyApi.get('theirs')).toMatchObject({ by: 'theirs' });
+    expect((await ours.ids()).sort()).toEqual(['ours', 'theirs']);
+  });
+
+  it('list() names the session files; expired() says whether a sid has no live session', async () => {
+    const { ours, legacyApi } = pair();
+    await ours.set('a', sess(HOUR));
+    await legacyApi.set('b', sess(HOUR));
+    await ours.set('gone', sess(HOUR));
+    await ours.touch('gone', sess(-1)); // expired as stored
+    expect((await ours.list()).sort()).toEqual(['a.json', 'b.json', 'gone.json']);
+    expect(await ours.expired('a')).toBe(false);
+    expect(await ours.expired('b')).toBe(false);
+    expect(await ours.expired('gone')).toBe(true);
+    expect(await ours.expired('never')).toBe(true);
+    expect(await new Promise((resolve) => ours.list((err, names) => resolve([err, names?.length])))).toEqual([null, 3]);
+  });
+
+  it('fallbackSessionFn gives the session of a sid without a file, without storing it', async () => {
+    const dir = join(outer, `fb${++n}`);
+    const ours = new FileStore({ path: dir, reapInterval: -1, fallbackSessionFn: (sid) => sess(HOUR, { fallback: sid }) });
+    opened.push(ours);
+    expect(await ours.get('nobody')).toMatchObject({ fallback: 'nobody' });
+    expect(await ours.ids()).toEqual([]);
+  });
+
+  it('secret: null or false means no encryption, as in session-file-store; a real secret is refused', () => {
+    for (const secret of [null, false] as const) opened.push(new FileStore({ path: join(outer, `s${++n}`), secret }));
+    expect(() => new FileStore({ path: join(outer, `s${++n}`), secret: 'x' as never })).toThrow(
+      expect.objectContaining({ code: 'SESSION_STORE_INVALID_OPTION' }),
+    );
+  });
+});
