@@ -1,5 +1,5 @@
 // A complete store of your own: extend SessionStore, implement the hooks, run the conformance suite on it.
-import { SessionStore, storeOptions, type BaseStoreOptions, type StoredRecord } from 'session-stores';
+import { SessionStore, storeOptions, type BaseStoreOptions, type SessionMap, type StoredRecord } from 'session-stores';
 
 /** What MapStore keeps per session: the base hands it serialized data and an absolute expiry in ms. */
 type Entry = StoredRecord<string>;
@@ -11,7 +11,7 @@ export interface MapStoreOptions extends BaseStoreOptions<string> {
 }
 
 /** Sessions in a Map. The base does the rest: validation, expiry, touch policy, callbacks, errors, close(). */
-export class MapStore extends SessionStore<string> {
+export class MapStore extends SessionStore<string, SessionMap> {
   readonly #map: Map<string, Entry>;
 
   constructor(options: MapStoreOptions = {}) {

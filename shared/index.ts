@@ -3,7 +3,7 @@
  * {@link SessionStore}, implement its hooks, run the conformance suite) and to handle errors; nothing else.
  * @packageDocumentation
  */
-export { SessionStore, storeOptions, type SessionMap } from './store.js';
+export { SessionStore, storeOptions, type SessionMap, type SessionList } from './store.js';
 export { SessionStoreError, ErrorCode, isSessionStoreError, type ErrorCodeValue } from './errors.js';
 export { type Serializer, jsonSerializer } from './serializer.js';
 export type { Callback } from './callback.js';

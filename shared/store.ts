@@ -20,8 +20,11 @@ const DEFAULT_TTL_SECONDS = 86_400;
 /** Longest stretch of synchronous work in a bulk operation before it yields to the event loop. */
 const SLICE_MS = 5;
 
-/** The shape `all()` resolves to: sessions keyed by sid, as express-session's MemoryStore returns them. */
+/** What `all()` resolves to by default: sessions keyed by sid, as express-session's MemoryStore returns them. */
 export type SessionMap = Record<string, SessionData>;
+
+/** What `all()` resolves to on stores whose incumbent returned a list (RedisStore, as connect-redis): each with its `id`. */
+export type SessionList = Array<SessionData & { id: string }>;
 
 const serializerCheck = (value: unknown, name: string): unknown => {
   const s = value as Partial<Serializer<unknown>> | null;
@@ -76,8 +79,12 @@ export function storeOptions<T extends object>(input: unknown, spec: OptionSpec 
  * emitted only when someone listens, so an unobserved failure never crashes the process.
  *
  * @typeParam Stored what the backend stores per session: the serializer's output (a JSON string by default).
+ * @typeParam All what `all()` resolves to: {@link SessionMap}, or {@link SessionList} where the backend declares
+ * `allAsList` (the shape its incumbent returned).
  */
-export abstract class SessionStore<Stored = unknown> extends session.Store {
+export abstract class SessionStore<Stored = unknown, All extends SessionMap | SessionList = SessionMap | SessionList>
+  extends session.Store
+{
   /** Lifetime in seconds (or function of the session) of sessions whose cookie has no `expires`. */
   readonly ttl: Ttl;
   /** Whether `touch()` is a successful no-op. */
@@ -93,6 +100,7 @@ export abstract class SessionStore<Stored = unknown> extends session.Store {
   readonly #pruneBatchSize: number;
   readonly #pruneIntervalMs: number | false;
   readonly #pruneDelay: ((intervalMs: number) => number) | undefined;
+  readonly #allAsList: boolean;
   readonly #expiries: ExpiryCache;
   readonly #codec: Codec<Stored>;
   readonly #deadlines: Deadlines | undefined;
@@ -173,6 +181,7 @@ export abstract class SessionStore<Stored = unknown> extends session.Store {
     this.#pruneBatchSize = options.pruneBatchSize ?? 1000;
     this.#pruneIntervalMs = options.pruneIntervalMs !== undefined ? options.pruneIntervalMs : (backend.pruneIntervalMs ?? false);
     this.#pruneDelay = backend.pruneDelay;
+    this.#allAsList = backend.allAsList === true;
     const timeoutMs = options.operationTimeoutMs ?? 5000;
     this.#deadlines = backend.timeouts === false || timeoutMs === 0 ? undefined : new Deadlines(timeoutMs, () => this.#suspect());
     const ping = this._ping;
@@ -312,9 +321,12 @@ export abstract class SessionStore<Stored = unknown> extends session.Store {
     return settle(this.#destroy(sid), callback);
   }
 
-  /** Every unexpired session, keyed by sid. Loads them all: prefer `ids()` on large stores. */
-  override all(callback?: Callback<SessionMap>): Promise<SessionMap> {
-    return settle(this.#all(), callback);
+  /**
+   * Every unexpired session, keyed by sid (or, on RedisStore as on connect-redis, a list of sessions each with its
+   * `id`). Loads them all: prefer `ids()` on large stores.
+   */
+  override all(callback?: Callback<All>): Promise<All> {
+    return settle(this.#all() as Promise<All>, callback);
   }
 
   /** The sids of every unexpired session. */
@@ -467,20 +479,23 @@ export abstract class SessionStore<Stored = unknown> extends session.Store {
     return this.#op('destroy', () => this.#hook('destroy', () => this._destroy(sid, Date.now())));
   }
 
-  async #all(): Promise<SessionMap> {
+  async #all(): Promise<SessionMap | SessionList> {
     this.#life.assertNotClosed();
     const entries = this._entries;
     if (!this.#supports.all || typeof entries !== 'function') throw this.#notSupported('all');
     return this.#op('all', async () => {
       const now = Date.now();
-      const out: SessionMap = {};
+      const map: SessionMap = {};
+      const list: SessionList = [];
       for await (const [sid, record] of this.#stream('all', entries.call(this, now))) {
         if (isExpired(record, now)) continue;
         const sess = this.#codec.decode(sid, record, 'miss');
+        if (!sess) continue;
+        if (this.#allAsList) list.push(Object.assign(sess, { id: sid }));
         // defineProperty: a sid such as "__proto__" must become a key, not replace the prototype.
-        if (sess) Object.defineProperty(out, sid, { value: sess, enumerable: true, writable: true, configurable: true });
+        else Object.defineProperty(map, sid, { value: sess, enumerable: true, writable: true, configurable: true });
       }
-      return out;
+      return this.#allAsList ? list : map;
     });
   }
 

@@ -130,6 +130,8 @@ export interface BackendInfo {
   maxSidBytes?: number;
   /** Default TTL in seconds when the user gives none (e.g. 14 days for MongoDB, as connect-mongo). */
   defaultTtl?: number;
+  /** `all()` resolves to a list of sessions each with its `id` (connect-redis' shape) rather than an object by sid. */
+  allAsList?: boolean;
   /**
    * Whether `operationTimeoutMs` applies. Default true; in-process stores whose operations cannot hang (memory)
    * turn it off to save the bookkeeping.

@@ -7,7 +7,7 @@ import { type Callback, settle as settleWith } from '../../shared/callback.js';
 import { backendError } from '../../shared/errors.js';
 import { type Alias, bool, either, fn, invalid, num, oneOf, str } from '../../shared/options.js';
 import { type JsonPayload, type Serializer, jsonPayloadSerializer, jsonSerializer } from '../../shared/serializer.js';
-import { SessionStore, storeOptions } from '../../shared/store.js';
+import { type SessionMap, SessionStore, storeOptions } from '../../shared/store.js';
 import type { BaseStoreOptions, StoredRecord, Ttl } from '../../shared/types.js';
 import { commit, removeFile, writeTemp } from './atomic.js';
 import { type FileEncoding, FileFormat, type SessionFile, fileExpiry, payloadOf } from './format.js';
@@ -151,7 +151,7 @@ interface Found {
  * const store = new FileStore({ path: './sessions' });
  * ```
  */
-export class FileStore extends SessionStore<JsonPayload> {
+export class FileStore extends SessionStore<JsonPayload, SessionMap> {
   /** Absolute path of the session directory. */
   readonly path: string;
   readonly #ext: string;

@@ -1,5 +1,5 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { SessionStore, storeOptions } from '../../shared/store.js';
+import { type SessionMap, SessionStore, storeOptions } from '../../shared/store.js';
 import { intervalMs, num, scaled } from '../../shared/options.js';
 import type { BaseStoreOptions, StoredRecord } from '../../shared/types.js';
 
@@ -43,7 +43,7 @@ const OPTIONS = {
  * const store = new MemoryStore({ max: 100_000 });
  * ```
  */
-export class MemoryStore<Stored = string> extends SessionStore<Stored> {
+export class MemoryStore<Stored = string> extends SessionStore<Stored, SessionMap> {
   readonly #sessions = new Map<string, Entry<Stored>>();
   readonly #max: number;
 

@@ -1,6 +1,6 @@
 import { type Collection, type Filter, MongoClient, type UpdateFilter, type WriteConcernSettings } from 'mongodb';
 import { ErrorCode, SessionStoreError, backendError } from '../../shared/errors.js';
-import { SessionStore, storeOptions } from '../../shared/store.js';
+import { type SessionMap, SessionStore, storeOptions } from '../../shared/store.js';
 import type { StoredRecord } from '../../shared/types.js';
 import type { SessionDocument } from './document.js';
 import { ensureExpiryIndex } from './expiry-index.js';
@@ -49,7 +49,7 @@ export type AutoRemoveState = 'pending' | AutoRemove;
  * const store = new MongoStore({ client: new MongoClient(process.env.MONGODB_URL ?? 'mongodb://127.0.0.1'), dbName: 'app' });
  * ```
  */
-export class MongoStore extends SessionStore<MongoSessionPayload> {
+export class MongoStore extends SessionStore<MongoSessionPayload, SessionMap> {
   readonly #options: MongoStoreOptions;
   readonly #ownsClient: boolean;
   readonly #writeConcern: WriteConcernSettings | undefined;

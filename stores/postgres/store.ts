@@ -2,7 +2,7 @@ import pg from 'pg';
 import type { Pool, PoolClient, PoolConfig, QueryConfig, QueryResult, QueryResultRow } from 'pg';
 import { ErrorCode, SessionStoreError } from '../../shared/errors.js';
 import { any, bool, either, fn, obj, oneOf, renamed, scaled, str } from '../../shared/options.js';
-import { SessionStore, storeOptions } from '../../shared/store.js';
+import { type SessionMap, SessionStore, storeOptions } from '../../shared/store.js';
 import { subscribe, watchClient } from '../../shared/watch.js';
 import type { BaseStoreOptions, StoredRecord } from '../../shared/types.js';
 import { diagnose, isConnectionError } from './connection-errors.js';
@@ -113,7 +113,7 @@ interface Row extends QueryResultRow {
  * const store = new PostgresStore({ client: new pg.Pool(), createTableIfMissing: true });
  * ```
  */
-export class PostgresStore extends SessionStore<string> {
+export class PostgresStore extends SessionStore<string, SessionMap> {
   /** The pool the store queries. */
   readonly client: Pool;
   /** The quoted, possibly schema-qualified table name, as it appears in the store's SQL. */

@@ -1,6 +1,6 @@
 import { ErrorCode, SessionStoreError } from '../../shared/errors.js';
 import { any, bool, num, renamed, str } from '../../shared/options.js';
-import { SessionStore, storeOptions } from '../../shared/store.js';
+import { type SessionList, SessionStore, storeOptions } from '../../shared/store.js';
 import type { BaseStoreOptions, StoredRecord } from '../../shared/types.js';
 import type { RedisAdapter } from './adapter.js';
 import { type IoRedisLike, ioredisAdapter, isIoRedis } from './adapter-ioredis.js';
@@ -66,7 +66,7 @@ const OPTIONS = {
  * const store = new RedisStore({ client });
  * ```
  */
-export class RedisStore extends SessionStore<string> {
+export class RedisStore extends SessionStore<string, SessionList> {
   /** The prefix of every key of this store. */
   readonly prefix: string;
   /** The client passed in (never closed by the store). */
@@ -97,6 +97,8 @@ export class RedisStore extends SessionStore<string> {
       name: 'redis',
       namespace: keyPrefix + prefix,
       capabilities: { nativeExpiry: true, touch: opts.disableTTL !== true },
+      // connect-redis' shape: a list of sessions, each with its id.
+      allAsList: true,
     });
     this.#redis = redis;
     this.client = client;

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import type BetterSqlite3 from 'better-sqlite3';
 import { ErrorCode, SessionStoreError } from '../../shared/errors.js';
 import { type Alias, any, bool, num, obj, renamed, str } from '../../shared/options.js';
-import { SessionStore, storeOptions } from '../../shared/store.js';
+import { type SessionMap, SessionStore, storeOptions } from '../../shared/store.js';
 import type { BaseStoreOptions, StoredRecord } from '../../shared/types.js';
 import { SYNC_BUSY_TIMEOUT_MS, whileBusy } from './busy.js';
 import { assertTableName } from './identifier.js';
@@ -107,7 +107,7 @@ const OPTIONS = {
  * const store = new SQLiteStore({ filename: 'sessions.db' });
  * ```
  */
-export class SQLiteStore extends SessionStore<string> {
+export class SQLiteStore extends SessionStore<string, SessionMap> {
   /** The table this store uses (unquoted). */
   readonly tableName: string;
   /** The better-sqlite3 `Database` in use (the one you passed, or the one the store opened). */

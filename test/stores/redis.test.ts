@@ -213,7 +213,8 @@ for (const family of families) {
       await Promise.all(Array.from({ length: n }, (_, i) => store.set(`k${i}`, sess(expires, { mark: i }))));
       // A touched session must come back from all() with its new expiry (read together with the value).
       await store.touch('k7', sess(expires + 1234));
-      const all = (await store.all()) as Record<string, SessionData & { mark: number }>;
+      // connect-redis' shape: a list of sessions, each with its id.
+      const all = Object.fromEntries((await store.all()).map((s) => [s.id, s as SessionData & { id: string; mark: number }]));
       expect(Object.keys(all)).toHaveLength(n);
       expect(all.k3!.mark).toBe(3);
       expect(new Date(all.k7!.cookie.expires as unknown as string).getTime()).toBe(expires + 1234);
@@ -290,13 +291,45 @@ describe.skipIf(!redis)('RedisStore: ioredis keyPrefix', () => {
       await store.set('one', sess(Date.now() + HOUR, { n: 1 }));
       expect(await raw.exists(`${keyPrefix}sess:one`)).toBe(1);
       expect(await store.ids()).toEqual(['one']);
-      expect(Object.keys(await store.all())).toEqual(['one']);
+      expect((await store.all()).map((s) => s.id)).toEqual(['one']);
       await store.clear();
       expect(await raw.exists(`${keyPrefix}sess:one`)).toBe(0);
     } finally {
       await store.close();
       await client.quit();
       await raw.quit();
+    }
+  });
+});
+
+// connect-redis' own API, as its documentation and test suite use it (issue 14).
+describe.skipIf(!redis)('RedisStore: connect-redis API', () => {
+  it('has its public fields with its defaults, and all() resolves a list of sessions each with its id', async () => {
+    const client = await createClient({ url: redis!.url })
+      .on('error', () => {})
+      .connect();
+    const store = new RedisStore({ client, prefix: `${uniqueName('cr')}:` });
+    try {
+      expect(store.client).toBe(client);
+      expect(store.ttl).toBe(86400);
+      expect(store.scanCount).toBe(100);
+      expect(store.serializer).toBe(JSON);
+      expect(store.disableTouch).toBe(false);
+      expect(store.disableTTL).toBe(false);
+      const kept = { foo: 'bar', cookie: { originalMaxAge: null } };
+      await store.set('123', kept as unknown as SessionData);
+      expect(await store.get('123')).toEqual(kept);
+      const expires = new Date(Date.now() + 60_000);
+      await store.set('456', { cookie: { originalMaxAge: null, expires } } as unknown as SessionData);
+      const all = (await store.all()).sort((a, b) => (a.id > b.id ? 1 : -1));
+      expect(all).toEqual([
+        { id: '123', foo: 'bar', cookie: { originalMaxAge: null } },
+        { id: '456', cookie: { originalMaxAge: null, expires: expires.toISOString() } },
+      ]);
+      await store.clear();
+    } finally {
+      await store.close();
+      await client.close();
     }
   });
 });
