@@ -23,7 +23,9 @@ export interface App {
 
 /**
  * Routes: `/login` (user = alice), `/me` (JSON `{ user }`), `/count` (n += 1), `/read` (touches nothing),
- * `/regenerate` (new session, user = bob), `/logout` (destroy), `/has` (whether req.session exists).
+ * `/regenerate` (new session, user = bob), `/logout` (destroy), `/has` (whether req.session exists),
+ * `/slow?ms=60` (waits, then n += 1: a slow request that modifies the session it loaded), `/slow-read?ms=60`
+ * (waits, changes nothing).
  */
 export async function startApp(store: Store, options: Partial<SessionOptions> = {}): Promise<App> {
   const middleware = session({
@@ -57,6 +59,14 @@ export async function startApp(store: Store, options: Partial<SessionOptions> = 
           return void res.end(String(s.n));
         case '/read':
           return void res.end('read');
+        case '/slow':
+        case '/slow-read': {
+          const ms = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('ms') ?? 60);
+          return void setTimeout(() => {
+            if (path === '/slow') s.n = ((s.n as number | undefined) ?? 0) + 1;
+            res.end('slow');
+          }, ms);
+        }
         case '/regenerate':
           return s.regenerate((e) => {
             if (e) return fail(e);

@@ -22,12 +22,14 @@ import { concurrency } from './concurrency.js';
 import { callbacks } from './callbacks.js';
 import { lifecycle } from './lifecycle.js';
 import { integration } from './integration.js';
+import { revocation } from './revocation.js';
+import { owners } from './owners.js';
 
 export type { Capabilities, ConformanceOptions, FactoryHints } from './options.js';
 export { resolveCapabilities } from './options.js';
 export { runConformance, groupNames, type RunOptions, type Report, type TestResult, type GroupSummary } from './runner.js';
 export { loadStoreModule, type StoreModule } from './load.js';
-export { basic, expiry, touch, bulk, isolation, hostileIds, payloads, concurrency, callbacks, lifecycle, integration };
+export { basic, expiry, touch, bulk, isolation, hostileIds, payloads, concurrency, callbacks, lifecycle, integration, revocation, owners };
 
 /** Every group by name, for running a subset: `groups.basic(opts)`. */
 export const groups: Record<string, (opts: ConformanceOptions) => void> = {
@@ -42,6 +44,8 @@ export const groups: Record<string, (opts: ConformanceOptions) => void> = {
   callbacks,
   lifecycle,
   integration,
+  revocation,
+  owners,
 };
 
 /** Registers every group, inside `describe(opts.name)` when the runner's `describe` is given. */

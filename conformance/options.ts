@@ -14,6 +14,11 @@ export interface FactoryHints {
   disableTouch?: boolean;
   /** Stores created with different namespaces on the same backend must not see each other's sessions. */
   namespace?: string;
+  /**
+   * The session property that names its owner (session-stores' `owner` option), for the `owners` group. A store
+   * made with it should say `supports.owners`.
+   */
+  owner?: string;
 }
 
 /**
@@ -81,6 +86,9 @@ export function resolveCapabilities(store: Store, overrides: Partial<Capabilitie
     namespaces: s?.namespaces ?? false,
     promises: s?.promises ?? false,
     sessionStoreErrors: s?.sessionStoreErrors ?? false,
+    // Logout must be final for every store: only a store that says it was configured otherwise is excused.
+    revocation: s?.revocation ?? true,
+    owners: s?.owners ?? false,
     ttlOption: hints.ttl !== undefined && 'ttl' in view && view.ttl === hints.ttl,
     touchAfter: hints.touchAfter !== undefined && hints.touchAfter > 0 && s?.lazyTouch === true,
     disableTouch: hints.disableTouch === true && s !== undefined && s.touch === false,

@@ -19,7 +19,7 @@ export interface TestContext {
 export type Need = keyof Capabilities;
 
 /** Capabilities that depend on the factory passing a hint on, and the hint's name. */
-const HINTED: Partial<Record<Need, string>> = { ttlOption: 'ttl', touchAfter: 'touchAfter', disableTouch: 'disableTouch' };
+const HINTED: Partial<Record<Need, string>> = { ttlOption: 'ttl', touchAfter: 'touchAfter', disableTouch: 'disableTouch', owners: 'owner' };
 
 /** A need discovered unmet while the test opened its stores. */
 class Unmet extends Error {}

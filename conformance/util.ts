@@ -100,3 +100,8 @@ export function show(value: unknown): string {
     return Object.prototype.toString.call(value);
   }
 }
+
+/** No session: what `get()` of a missing, expired or destroyed sid gives (null, or undefined from some stores). */
+export function absent(value: unknown): boolean {
+  return value === null || value === undefined;
+}

@@ -10,15 +10,32 @@ import { ExpiryCache } from './expiry-cache.js';
 import { resolveExpiry } from './expiry.js';
 import { Health } from './health.js';
 import { Lifecycle } from './lifecycle.js';
-import { type OptionSpec, bool, either, fn, intervalMs, mergeSpecs, num, oneOf, resolveOptions } from './options.js';
+import { type OptionSpec, bool, either, fn, intervalMs, mergeSpecs, num, oneOf, resolveOptions, str } from './options.js';
 import { Pruner } from './pruner.js';
 import { type Serializer, jsonSerializer } from './serializer.js';
-import type { BackendInfo, BaseStoreOptions, StoreCapabilities, StoredRecord, Ttl } from './types.js';
+import type { BackendInfo, BaseStoreOptions, StoreCapabilities, StoredRecord, Ttl, WriteContext } from './types.js';
 import { assertSession, assertSid } from './validate.js';
 
 const DEFAULT_TTL_SECONDS = 86_400;
+/** Tombstones last twice Node's default `server.requestTimeout` (5 min): longer than any request still running. */
+const DEFAULT_REVOCATION_MS = 600_000;
 /** Longest stretch of synchronous work in a bulk operation before it yields to the event loop. */
 const SLICE_MS = 5;
+
+/** One session of an owner, as `sessionsOf()` lists them. */
+export interface OwnedSession {
+  sid: string;
+  session: SessionData;
+  /** When it expires, in epoch ms (null: never). */
+  expiresAt: number | null;
+}
+
+/** The `owner` option as a function: a property path (`'user.id'`) read from the session, or the function itself. */
+function ownerOf(owner: string | ((session: SessionData) => unknown) | undefined): ((session: SessionData) => unknown) | undefined {
+  if (owner === undefined || typeof owner === 'function') return owner;
+  const path = owner.split('.');
+  return (session) => path.reduce<unknown>((value, key) => (value === null || typeof value !== 'object' ? undefined : (value as Record<string, unknown>)[key]), session);
+}
 
 /** What `all()` resolves to by default: sessions keyed by sid, as express-session's MemoryStore returns them. */
 export type SessionMap = Record<string, SessionData>;
@@ -48,6 +65,8 @@ export const BASE_OPTIONS: OptionSpec = {
     pruneBatchSize: num(1, { integer: true }),
     operationTimeoutMs: num(0),
     reconnectCheckIntervalMs: num(1),
+    revocationWindowMs: intervalMs,
+    owner: either(str(), fn),
   },
 };
 
@@ -101,6 +120,8 @@ export abstract class SessionStore<Stored = unknown, All extends SessionMap | Se
   readonly #pruneIntervalMs: number | false;
   readonly #pruneDelay: ((intervalMs: number) => number) | undefined;
   readonly #allAsList: boolean;
+  readonly #revocationMs: number | false;
+  readonly #owner: ((session: SessionData) => unknown) | undefined;
   readonly #expiries: ExpiryCache;
   readonly #codec: Codec<Stored>;
   readonly #deadlines: Deadlines | undefined;
@@ -114,15 +135,23 @@ export abstract class SessionStore<Stored = unknown, All extends SessionMap | Se
 
   /** The record for `sid`, or null. It may be expired; the base filters it. */
   protected abstract _get(sid: string, now: number): Promise<StoredRecord<Stored> | null | undefined>;
-  /** Insert or replace `sid` with `data`, expiring at `expiresAt` (epoch ms, always in the future). */
-  protected abstract _set(sid: string, data: Stored, expiresAt: number, now: number): Promise<void>;
+  /**
+   * Insert or replace `sid` with `data`, expiring at `expiresAt` (epoch ms, always in the future). With
+   * `context.guarded` (revocation on), do nothing if `sid` holds an unexpired tombstone, atomically; index the
+   * session under `context.owner` where the backend keeps an owner index.
+   */
+  protected abstract _set(sid: string, data: Stored, expiresAt: number, now: number, context: WriteContext): Promise<void>;
   /**
    * Move the expiry of `sid` to `expiresAt` **only if** it exists and has not expired at `now`. Never creates a
    * record and never changes its data. Resolves whether a record was touched.
    */
   protected abstract _touch(sid: string, expiresAt: number, now: number): Promise<boolean>;
-  /** Remove `sid`; a missing sid is not an error. */
-  protected abstract _destroy(sid: string, now: number): Promise<void>;
+  /**
+   * Remove `sid`; a missing sid is not an error. With `tombstoneUntil` (revocation on), replace it instead with a
+   * tombstone expiring then, in one atomic step: invisible to every read, and not replaceable by `_set` while it
+   * lasts.
+   */
+  protected abstract _destroy(sid: string, now: number, tombstoneUntil: number | null): Promise<void>;
   /** Connect, create the schema, start watching the connection. Called once, on the next tick. Optional. */
   protected _open?(): Promise<void>;
   /** Release what the store itself opened. Called once, by `close()`, after in-flight work has finished. */
@@ -133,6 +162,12 @@ export abstract class SessionStore<Stored = unknown, All extends SessionMap | Se
   protected _ids?(now: number): AsyncIterable<string>;
   /** How many unexpired records there are. Defaults to counting `_ids`. */
   protected _length?(now: number): Promise<number>;
+  /**
+   * The sessions indexed under `owner` (expired or stale entries may be included: the base filters expired ones
+   * and sessions whose owner changed since; the backend may clean stale entries as it meets them). Enables
+   * `sessionsOf()` and `destroyOwner()` when the `owner` option is set.
+   */
+  protected _sessionsOf?(owner: string, now: number): AsyncIterable<[string, StoredRecord<Stored>]>;
   /**
    * Remove every record of this store and nothing else. Enables `clear()`. Either one step (a promise, bounded by
    * the operation timeout as a whole) or, for stores that delete in batches, an async iterable with one item per
@@ -182,6 +217,8 @@ export abstract class SessionStore<Stored = unknown, All extends SessionMap | Se
     this.#pruneIntervalMs = options.pruneIntervalMs !== undefined ? options.pruneIntervalMs : (backend.pruneIntervalMs ?? false);
     this.#pruneDelay = backend.pruneDelay;
     this.#allAsList = backend.allAsList === true;
+    this.#revocationMs = backend.capabilities?.revocation === true ? (options.revocationWindowMs ?? DEFAULT_REVOCATION_MS) : false;
+    this.#owner = ownerOf(options.owner);
     const timeoutMs = options.operationTimeoutMs ?? 5000;
     this.#deadlines = backend.timeouts === false || timeoutMs === 0 ? undefined : new Deadlines(timeoutMs, () => this.#suspect());
     const ping = this._ping;
@@ -212,6 +249,8 @@ export abstract class SessionStore<Stored = unknown, All extends SessionMap | Se
       namespaces: backend.namespace !== undefined,
       promises: true,
       sessionStoreErrors: true,
+      revocation: this.#revocationMs !== false,
+      owners: has(this._sessionsOf) && this.#owner !== undefined,
     });
 
     this.#pruner = new Pruner(
@@ -345,6 +384,23 @@ export abstract class SessionStore<Stored = unknown, All extends SessionMap | Se
   }
 
   /**
+   * The sessions of one owner (see the `owner` option), each with its sid and stored expiry: for a "your sessions"
+   * page. Reads the owner's index, never the whole store.
+   */
+  sessionsOf(owner: string, callback?: Callback<OwnedSession[]>): Promise<OwnedSession[]> {
+    return settle(this.#sessionsOf(owner), callback);
+  }
+
+  /**
+   * "Log out everywhere": destroys every session of `owner` (with tombstones where revocation is on), except the
+   * sids in `options.except` (e.g. the current one). Resolves how many were destroyed.
+   */
+  destroyOwner(owner: string, options: { except?: string | string[] } = {}, callback?: Callback<number>): Promise<number> {
+    const except = options.except === undefined ? [] : Array.isArray(options.except) ? options.except : [options.except];
+    return settle(this.#destroyOwner(owner, except), callback);
+  }
+
+  /**
    * Deletes expired sessions now, in batches of `pruneBatchSize`, yielding to the event loop between batches.
    * Resolves how many were deleted (0 when another process holds the pruning lock). A call while a pass runs
    * joins that pass.
@@ -442,13 +498,14 @@ export abstract class SessionStore<Stored = unknown, All extends SessionMap | Se
     const now = Date.now();
     const expiresAt = resolveExpiry(sess, this.ttl, now);
     const data = this.#codec.encode(sess);
+    const context: WriteContext = { owner: this.#ownerId(sess), guarded: this.#revocationMs !== false };
     return this.#op('set', async () => {
       if (expiresAt <= now) {
         this.#expiries.delete(sid);
-        await this.#hook('destroy', () => this._destroy(sid, now));
+        await this.#hook('destroy', () => this._destroy(sid, now, null));
         return;
       }
-      await this.#hook('set', () => this._set(sid, data, expiresAt, now));
+      await this.#hook('set', () => this._set(sid, data, expiresAt, now, context));
       this.#expiries.set(sid, expiresAt);
     });
   }
@@ -476,7 +533,54 @@ export abstract class SessionStore<Stored = unknown, All extends SessionMap | Se
     this.#life.assertNotClosed();
     assertSid(sid, this.#maxSidLength, this.#maxSidBytes);
     this.#expiries.delete(sid);
-    return this.#op('destroy', () => this.#hook('destroy', () => this._destroy(sid, Date.now())));
+    return this.#op('destroy', () => this.#revoke(sid));
+  }
+
+  /** Destroys one session: a tombstone until the end of the revocation window, or a plain delete without one. */
+  #revoke(sid: string): Promise<void> {
+    const now = Date.now();
+    const until = this.#revocationMs === false ? null : now + this.#revocationMs;
+    return this.#hook('destroy', () => this._destroy(sid, now, until));
+  }
+
+  async #sessionsOf(owner: string): Promise<OwnedSession[]> {
+    this.#life.assertNotClosed();
+    const source = this._sessionsOf;
+    if (!this.#supports.owners || typeof source !== 'function') throw this.#notSupported('sessionsOf');
+    if (typeof owner !== 'string' || owner.length === 0) {
+      throw new SessionStoreError(ErrorCode.INVALID_OPTION, 'owner must be a non-empty string');
+    }
+    return this.#op('sessionsOf', async () => {
+      const now = Date.now();
+      const out: OwnedSession[] = [];
+      for await (const [sid, record] of this.#stream('sessionsOf', source.call(this, owner, now))) {
+        if (isExpired(record, now)) continue;
+        const session = this.#codec.decode(sid, record, 'miss');
+        // The index is a hint: a session whose owner changed since it was indexed is not this owner's.
+        if (session && this.#ownerId(session) === owner) out.push({ sid, session, expiresAt: record.expiresAt });
+      }
+      return out;
+    });
+  }
+
+  async #destroyOwner(owner: string, except: string[]): Promise<number> {
+    const sessions = await this.#sessionsOf(owner);
+    const doomed = sessions.filter((s) => !except.includes(s.sid));
+    return this.#op('destroyOwner', async () => {
+      for (const { sid } of doomed) {
+        this.#expiries.delete(sid);
+        await this.#revoke(sid);
+      }
+      return doomed.length;
+    });
+  }
+
+  /** The owner id of `session` (the `owner` option), or null when it has none. */
+  #ownerId(session: SessionData): string | null {
+    if (!this.#owner) return null;
+    const id = this.#owner(session);
+    if (id === null || id === undefined || id === '') return null;
+    return String(id);
   }
 
   async #all(): Promise<SessionMap | SessionList> {

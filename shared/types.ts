@@ -64,6 +64,31 @@ export interface BaseStoreOptions<Stored = string> {
    * sends no requests to a disconnected store, so nothing else would notice). Default 1000.
    */
   reconnectCheckIntervalMs?: number;
+  /**
+   * Logout is final: `destroy()` leaves a tombstone that a later `set()` or `touch()` of the same sid cannot
+   * overwrite (express-session writes a session back at the end of every request that loaded it, so a slow
+   * request finishing after a logout would otherwise log the user in again). The tombstone lives this long, in
+   * ms: as long as a request that loaded the session before the logout could still be running. Default 600000
+   * (10 minutes: twice Node's default `server.requestTimeout` of 5 minutes). `false` turns revocation off
+   * (`destroy()` then just deletes, as every incumbent does). Stores that cannot keep tombstones say so in
+   * `supports.revocation`.
+   */
+  revocationWindowMs?: number | false;
+  /**
+   * Who a session belongs to, for "log out everywhere" (`sessionsOf()`, `destroyOwner()`): a property path of the
+   * session (`'userId'`, `'passport.user'`) or a function of the session. Sessions without an owner (anonymous
+   * ones) are not indexed. Each backend keeps the index with its natural tool, so listing or destroying one
+   * owner's sessions costs in proportion to that owner's sessions. Default: none (`supports.owners` false).
+   */
+  owner?: string | ((session: SessionData) => unknown);
+}
+
+/** What `_set` is told besides the record (see `SessionStore`). */
+export interface WriteContext {
+  /** The owner to index the session under (the `owner` option), or null. */
+  owner: string | null;
+  /** Revocation is on: the write must not replace a tombstone (one round trip, atomically). */
+  guarded: boolean;
 }
 
 /**
@@ -101,6 +126,10 @@ export interface StoreCapabilities {
   promises: boolean;
   /** Failures are `SessionStoreError`s with stable `SESSION_STORE_*` codes. */
   sessionStoreErrors: boolean;
+  /** `destroy()` leaves a tombstone that late writes cannot overwrite (see `revocationWindowMs`). */
+  revocation: boolean;
+  /** Sessions are indexed by owner: `sessionsOf()` and `destroyOwner()` work (see the `owner` option). */
+  owners: boolean;
 }
 
 /** What a backend declares about itself to the base (see `SessionStore`'s constructor). */
@@ -112,7 +141,9 @@ export interface BackendInfo {
    * options make touch impossible, `nativeExpiry: true`. Methods are derived from the hooks and can only be
    * narrowed here, never widened.
    */
-  capabilities?: Partial<Pick<StoreCapabilities, 'touch' | 'nativeExpiry' | 'msPrecision' | 'all' | 'ids' | 'length' | 'clear'>>;
+  capabilities?: Partial<
+    Pick<StoreCapabilities, 'touch' | 'nativeExpiry' | 'msPrecision' | 'all' | 'ids' | 'length' | 'clear' | 'revocation'>
+  >;
   /** The namespace of this store in its backend (`store.namespace`), when it has one. */
   namespace?: string;
   /**

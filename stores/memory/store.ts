@@ -1,7 +1,7 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { type SessionMap, SessionStore, storeOptions } from '../../shared/store.js';
 import { intervalMs, num, scaled } from '../../shared/options.js';
-import type { BaseStoreOptions, StoredRecord } from '../../shared/types.js';
+import type { BaseStoreOptions, StoredRecord, WriteContext } from '../../shared/types.js';
 
 /** Options of {@link MemoryStore}: the shared options plus a bound on the number of sessions. */
 export interface MemoryStoreOptions<Stored = string> extends BaseStoreOptions<Stored> {
@@ -18,9 +18,12 @@ export interface MemoryStoreOptions<Stored = string> extends BaseStoreOptions<St
 /** Entries a scan looks at before letting the event loop run. */
 const SCAN_SLICE = 10_000;
 
-/** A stored session, with the "recently used" bit of the CLOCK eviction. */
+/** A stored session (or tombstone), with the "recently used" bit of the CLOCK eviction and its owner. */
 interface Entry<Stored> extends StoredRecord<Stored> {
   used: boolean;
+  /** A tombstone left by `destroy()` (revocation): not a session, and not replaceable while it lasts. */
+  revoked?: true;
+  owner?: string | null;
 }
 
 const OPTIONS = {
@@ -45,72 +48,118 @@ const OPTIONS = {
  */
 export class MemoryStore<Stored = string> extends SessionStore<Stored, SessionMap> {
   readonly #sessions = new Map<string, Entry<Stored>>();
+  /** Owner → its sids (the `owner` option); kept in step with every write, destroy and prune. */
+  readonly #owners = new Map<string, Set<string>>();
   readonly #max: number;
 
   constructor(options: MemoryStoreOptions<Stored> = {}) {
     const opts = storeOptions<MemoryStoreOptions<Stored>>(options, OPTIONS);
-    super(opts, { name: 'memory', pruneIntervalMs: 60_000, timeouts: false });
+    super(opts, { name: 'memory', pruneIntervalMs: 60_000, timeouts: false, capabilities: { revocation: true } });
     this.#max = opts.max ?? 1_000_000;
   }
 
   protected override async _get(sid: string): Promise<StoredRecord<Stored> | undefined> {
     const entry = this.#sessions.get(sid);
-    if (entry) entry.used = true;
+    if (!entry || entry.revoked) return undefined;
+    entry.used = true;
     return entry;
   }
 
-  protected override async _set(sid: string, data: Stored, expiresAt: number): Promise<void> {
+  protected override async _set(sid: string, data: Stored, expiresAt: number, now: number, context: WriteContext): Promise<void> {
     const entry = this.#sessions.get(sid);
+    if (entry?.revoked && context.guarded && entry.expiresAt! > now) return; // logged out: a late write stays out
+    this.#index(sid, entry?.owner ?? null, context.owner);
     if (entry) {
       entry.data = data;
       entry.expiresAt = expiresAt;
       entry.used = true;
+      entry.owner = context.owner;
+      delete entry.revoked;
       return;
     }
-    this.#sessions.set(sid, { data, expiresAt, used: false });
+    this.#sessions.set(sid, { data, expiresAt, used: false, owner: context.owner });
     if (this.#sessions.size > this.#max) this.#evict();
   }
 
-  /** CLOCK: the oldest entry not used since the hand last passed goes; used ones get a second chance at the end. */
+  /**
+   * CLOCK: the first session not used since the hand last passed goes; used ones lose their bit (a second chance).
+   * Tombstones are passed over: dropping one would let a late write undo a logout (unless nothing else is left).
+   */
   #evict(): void {
-    for (const [sid, entry] of this.#sessions) {
-      this.#sessions.delete(sid);
-      if (!entry.used) {
-        this.emit('evict', sid);
-        return;
+    for (let pass = 0; pass < 2; pass++) {
+      for (const [sid, entry] of this.#sessions) {
+        if (entry.revoked) continue;
+        if (!entry.used) return this.#evicted(sid, entry);
+        entry.used = false;
       }
-      entry.used = false;
-      this.#sessions.set(sid, entry);
     }
+    const [sid, entry] = this.#sessions.entries().next().value as [string, Entry<Stored>];
+    this.#evicted(sid, entry);
+  }
+
+  #evicted(sid: string, entry: Entry<Stored>): void {
+    this.#remove(sid, entry);
+    this.emit('evict', sid);
   }
 
   protected override async _touch(sid: string, expiresAt: number, now: number): Promise<boolean> {
     const record = this.#sessions.get(sid);
-    if (!record || (record.expiresAt !== null && record.expiresAt <= now)) return false;
+    if (!record || record.revoked || (record.expiresAt !== null && record.expiresAt <= now)) return false;
     record.expiresAt = expiresAt;
     return true;
   }
 
-  protected override async _destroy(sid: string): Promise<void> {
-    this.#sessions.delete(sid);
+  protected override async _destroy(sid: string, _now: number, tombstoneUntil: number | null): Promise<void> {
+    const entry = this.#sessions.get(sid);
+    if (entry) this.#remove(sid, entry);
+    if (tombstoneUntil !== null) this.#sessions.set(sid, { data: undefined as Stored, expiresAt: tombstoneUntil, used: false, revoked: true });
   }
 
   protected override async *_entries(): AsyncIterable<[string, StoredRecord<Stored>]> {
     // The live map: a Map iterator skips entries deleted meanwhile and visits those added, so callers may modify
     // the store while the base iterates (and yields to the event loop) without a copy of a million entries.
-    for (const [sid, record] of this.#sessions) yield [sid, { data: record.data, expiresAt: record.expiresAt }];
+    for (const [sid, record] of this.#sessions) if (!record.revoked) yield [sid, { data: record.data, expiresAt: record.expiresAt }];
   }
 
   protected override async *_ids(now: number): AsyncIterable<string> {
     let scanned = 0;
     for (const [sid, record] of this.#sessions) {
-      if (record.expiresAt === null || record.expiresAt > now) yield sid;
+      if (!record.revoked && (record.expiresAt === null || record.expiresAt > now)) yield sid;
       if (++scanned % SCAN_SLICE === 0) await yieldToEventLoop();
+    }
+  }
+
+  protected override async *_sessionsOf(owner: string): AsyncIterable<[string, StoredRecord<Stored>]> {
+    for (const sid of this.#owners.get(owner) ?? []) {
+      const entry = this.#sessions.get(sid);
+      if (entry && !entry.revoked) yield [sid, { data: entry.data, expiresAt: entry.expiresAt }];
     }
   }
 
   protected override async _clear(): Promise<void> {
     this.#sessions.clear();
+    this.#owners.clear();
+  }
+
+  /** Deletes an entry and its owner index entry. */
+  #remove(sid: string, entry: Entry<Stored>): void {
+    this.#sessions.delete(sid);
+    this.#index(sid, entry.owner ?? null, null);
+  }
+
+  /** Moves `sid` from `before`'s index entry to `after`'s. */
+  #index(sid: string, before: string | null, after: string | null): void {
+    if (before === after) return;
+    if (before !== null) {
+      const sids = this.#owners.get(before);
+      sids?.delete(sid);
+      if (sids?.size === 0) this.#owners.delete(before);
+    }
+    if (after !== null) {
+      let sids = this.#owners.get(after);
+      if (!sids) this.#owners.set(after, (sids = new Set()));
+      sids.add(sid);
+    }
   }
 
   protected override async *_prune(now: number, batchSize: number): AsyncIterable<number> {
@@ -118,8 +167,8 @@ export class MemoryStore<Stored = string> extends SessionStore<Stored, SessionMa
     let scanned = 0;
     for (const [sid, record] of this.#sessions) {
       if (record.expiresAt !== null && record.expiresAt <= now) {
-        this.#sessions.delete(sid);
-        deleted++;
+        this.#remove(sid, record);
+        if (!record.revoked) deleted++;
       }
       // A batch ends after batchSize deletions or a slice of scanning, whichever comes first.
       scanned++;
@@ -133,5 +182,6 @@ export class MemoryStore<Stored = string> extends SessionStore<Stored, SessionMa
 
   protected override async _close(): Promise<void> {
     this.#sessions.clear();
+    this.#owners.clear();
   }
 }

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, SessionStoreError } from '../../shared/index.js';
+import type { WriteContext } from '../../shared/types.js';
 import { MemoryStore } from '../../stores/memory/index.js';
 import { PostgresStore } from '../../stores/postgres/index.js';
 
@@ -107,9 +108,9 @@ describe('lifecycle', () => {
   it('close() waits for 100 operations in flight, lets them finish, and refuses new ones', async () => {
     const release = gate();
     class Held extends MemoryStore {
-      protected override async _set(sid: string, data: string, expiresAt: number): Promise<void> {
+      protected override async _set(sid: string, data: string, expiresAt: number, now: number, context: WriteContext): Promise<void> {
         await release.promise;
-        return super._set(sid, data, expiresAt);
+        return super._set(sid, data, expiresAt, now, context);
       }
     }
     const store = new Held();

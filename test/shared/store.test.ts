@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SessionStoreError, ErrorCode, SessionStore, type StoredRecord } from '../../shared/index.js';
+import type { WriteContext } from '../../shared/types.js';
 import { MemoryStore } from '../../stores/memory/index.js';
 
 const future = (ms = 60_000) => new Date(Date.now() + ms);
@@ -13,9 +14,9 @@ class RecordingStore extends MemoryStore {
     this.calls.push(`touch:${sid}`);
     return super._touch(sid, expiresAt, now);
   }
-  protected override async _set(sid: string, data: string, expiresAt: number): Promise<void> {
+  protected override async _set(sid: string, data: string, expiresAt: number, now: number, context: WriteContext): Promise<void> {
     this.calls.push(`set:${sid}`);
-    return super._set(sid, data, expiresAt);
+    return super._set(sid, data, expiresAt, now, context);
   }
 }
 

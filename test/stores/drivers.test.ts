@@ -53,6 +53,7 @@ describe.skipIf(!redis)('node-redis majors', () => {
             ttl: hints?.ttl,
             touchAfter: hints?.touchAfter,
             disableTouch: hints?.disableTouch,
+            owner: hints?.owner,
           }),
       });
     });
@@ -83,6 +84,7 @@ describe.skipIf(!mongo)('mongodb majors', () => {
             ttl: hints?.ttl,
             touchAfter: hints?.touchAfter,
             disableTouch: hints?.disableTouch,
+            owner: hints?.owner,
             // FerretDB serializes writes: the 1000-parallel test queues longer than a production bound.
             operationTimeoutMs: 60_000,
           });
@@ -114,6 +116,7 @@ describe(`better-sqlite3 ${version('better-sqlite3-v9')}`, () => {
         ttl: hints?.ttl,
         touchAfter: hints?.touchAfter,
         disableTouch: hints?.disableTouch,
+        owner: hints?.owner,
       }),
   });
 });

@@ -43,6 +43,7 @@ conformance({
       ttl: opts?.ttl,
       touchAfter: opts?.touchAfter,
       disableTouch: opts?.disableTouch,
+      owner: opts?.owner,
       reapInterval: -1,
     }),
   teardown: async (store) => {

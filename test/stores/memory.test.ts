@@ -6,7 +6,7 @@ conformance({
   name: 'MemoryStore',
   test: it,
   describe,
-  factory: (hints) => new MemoryStore({ ttl: hints?.ttl, touchAfter: hints?.touchAfter, disableTouch: hints?.disableTouch }),
+  factory: (hints) => new MemoryStore({ ttl: hints?.ttl, touchAfter: hints?.touchAfter, disableTouch: hints?.disableTouch, owner: hints?.owner }),
 });
 
 describe('MemoryStore specifics', () => {

@@ -66,6 +66,7 @@ await describeWithServer('mongo', 'MongoStore', (server) => {
           ttl: hints?.ttl,
           touchAfter: hints?.touchAfter,
           disableTouch: hints?.disableTouch,
+          owner: hints?.owner,
         });
         // The collection then exists already: the few-ms expiry tests do not time FerretDB's CREATE TABLE.
         await store.ready();

@@ -57,6 +57,7 @@ describe.skipIf(!server)(`PostgresStore [${server?.description}]`, () => {
           ttl: hints?.ttl,
           touchAfter: hints?.touchAfter,
           disableTouch: hints?.disableTouch,
+          owner: hints?.owner,
         });
         // The table is created lazily by the first operation; tests with 20 ms expiries must not pay for it.
         await store.ready();

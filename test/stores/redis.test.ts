@@ -126,6 +126,7 @@ for (const family of families) {
             ttl: hints?.ttl,
             touchAfter: hints?.touchAfter,
             disableTouch: hints?.disableTouch,
+            owner: hints?.owner,
           }),
         teardown: async (store) => {
           const s = store as RedisStore;

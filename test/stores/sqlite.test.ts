@@ -57,6 +57,7 @@ function memoryDb(): Database.Database {
         ttl: hints?.ttl,
         touchAfter: hints?.touchAfter,
         disableTouch: hints?.disableTouch,
+        owner: hints?.owner,
       }),
   });
 
@@ -72,6 +73,7 @@ function memoryDb(): Database.Database {
         ttl: hints?.ttl,
         touchAfter: hints?.touchAfter,
         disableTouch: hints?.disableTouch,
+        owner: hints?.owner,
       }),
   });
 }

@@ -17,6 +17,7 @@ export default function factory(hints: FactoryHints = {}): FileStore {
     ttl: hints.ttl,
     touchAfter: hints.touchAfter,
     disableTouch: hints.disableTouch,
+    owner: hints.owner,
     reapInterval: -1,
   });
 }

@@ -7,5 +7,5 @@ export const backend = 'in-process memory';
 
 // Capabilities come from the store itself (`store.supports`).
 export default function factory(hints: FactoryHints = {}): MemoryStore {
-  return new MemoryStore({ ttl: hints.ttl, touchAfter: hints.touchAfter, disableTouch: hints.disableTouch });
+  return new MemoryStore({ ttl: hints.ttl, touchAfter: hints.touchAfter, disableTouch: hints.disableTouch, owner: hints.owner });
 }

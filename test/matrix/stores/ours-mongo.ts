@@ -19,6 +19,7 @@ export async function factory(hints: FactoryHints = {}): Promise<MongoStore> {
     ttl: hints.ttl,
     touchAfter: hints.touchAfter,
     disableTouch: hints.disableTouch,
+    owner: hints.owner,
     // FerretDB (MongoDB over SQLite) serializes writes: 1000 parallel upserts queue for longer than the 5 s a
     // production deployment should tolerate, and the suite tests correctness here, not latency.
     operationTimeoutMs: server.description.includes('FerretDB') ? 60_000 : undefined,

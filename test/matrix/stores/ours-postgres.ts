@@ -25,6 +25,7 @@ export async function factory(hints: FactoryHints = {}): Promise<PostgresStore> 
     ttl: hints.ttl,
     touchAfter: hints.touchAfter,
     disableTouch: hints.disableTouch,
+    owner: hints.owner,
   });
   // The table is created lazily; tests with 20 ms expiries must not pay for it.
   await store.ready();

@@ -21,6 +21,7 @@ export default function factory(hints: FactoryHints = {}): RedisStore {
     ttl: hints.ttl,
     touchAfter: hints.touchAfter,
     disableTouch: hints.disableTouch,
+    owner: hints.owner,
   });
 }
 

@@ -18,6 +18,7 @@ export default function factory(hints: FactoryHints = {}): SQLiteStore {
     ttl: hints.ttl,
     touchAfter: hints.touchAfter,
     disableTouch: hints.disableTouch,
+    owner: hints.owner,
   });
 }
 
