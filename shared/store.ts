@@ -4,6 +4,7 @@ import session from 'express-session';
 import type { SessionData } from 'express-session';
 import { type Callback, settle } from './callback.js';
 import { Codec } from './codec.js';
+import { Encryption } from './encryption.js';
 import { Deadlines } from './deadlines.js';
 import { ErrorCode, SessionStoreError, backendError } from './errors.js';
 import { ExpiryCache } from './expiry-cache.js';
@@ -71,6 +72,8 @@ export const BASE_OPTIONS: OptionSpec = {
     reconnectCheckIntervalMs: num(1),
     revocationWindowMs: intervalMs,
     owner: either(str(), fn),
+    // Checked in full by Encryption's constructor.
+    encryption: (value: unknown) => value,
   },
 };
 
@@ -215,7 +218,12 @@ export abstract class SessionStore<Stored = unknown, All extends SessionMap | Se
     this.#touchAfterMs = Math.round((options.touchAfter ?? 0) * 1000);
     this.#expiries = new ExpiryCache(this.#touchAfterMs > 0 ? (options.touchCacheSize ?? 10_000) : 0);
     this.serializer = options.serializer ?? (jsonSerializer as unknown as Serializer<Stored>);
-    this.#codec = new Codec(this.serializer, options.onDecodeError ?? 'miss', (err) => this.emitError(err));
+    this.#codec = new Codec(
+      this.serializer,
+      options.onDecodeError ?? 'miss',
+      (err) => this.emitError(err),
+      options.encryption === undefined ? undefined : new Encryption(options.encryption),
+    );
     this.#maxSidLength = options.maxSidLength ?? 1024;
     this.#maxSidBytes = backend.maxSidBytes ?? Infinity;
     this.#pruneBatchSize = options.pruneBatchSize ?? 1000;
@@ -502,7 +510,7 @@ export abstract class SessionStore<Stored = unknown, All extends SessionMap | Se
     assertSession(sess);
     const now = Date.now();
     const expiresAt = resolveExpiry(sess, this.ttl, now);
-    const data = this.#codec.encode(sess);
+    const data = this.#codec.encode(sid, sess);
     const context: WriteContext = { owner: this.#ownerId(sess), guarded: this.#revocationMs !== false };
     return this.#op('set', async () => {
       if (expiresAt <= now) {
