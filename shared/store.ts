@@ -343,7 +343,9 @@ export abstract class SessionStore<Stored = unknown, All extends SessionMap | Se
   /**
    * Resolves once the store is open: connected, its table or index created, its background work started. Optional:
    * every operation waits for it by itself; await it at startup to fail fast on a bad connection string or
-   * missing privileges. Rejects with `SESSION_STORE_BACKEND` (the reason is its `cause`), or `CLOSED`.
+   * missing privileges. Rejects with `SESSION_STORE_BACKEND` (the reason is its `cause`),
+   * `SESSION_STORE_TIMEOUT` when opening took longer than `operationTimeoutMs`, or `SESSION_STORE_CLOSED`. A failed
+   * open is tried again by the next operation.
    */
   ready(callback?: Callback<void>): Promise<void> {
     return settle(this.#life.ready(), callback);

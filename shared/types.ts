@@ -55,7 +55,8 @@ export interface BaseStoreOptions<Stored = string> {
   pruneBatchSize?: number;
   /**
    * Longest wait, in ms, for one database operation (and for opening the store) before it fails with
-   * `SESSION_STORE_BACKEND`; the store then reports `'disconnect'` until the database answers again. A frozen
+   * `SESSION_STORE_TIMEOUT`; the store then pings the database and reports `'disconnect'` if that does not answer
+   * either, until the database answers again. A frozen
    * server or a lost network therefore delays a request by this much, never for the whole outage.
    * `0` disables the bound. Default 5000.
    */

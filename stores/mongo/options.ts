@@ -74,7 +74,8 @@ export interface MongoStoreOptions extends BaseStoreOptions<MongoSessionPayload>
   writeOperationOptions?: WriteConcernSettings;
   /**
    * connect-mongo's encryption options are refused: storing a session in plaintext while the application
-   * believes it is encrypted would be worse than failing. Use the store's `encryption` option instead.
+   * believes it is encrypted would be worse than failing, so passing one throws `SESSION_STORE_INVALID_OPTION`.
+   * This store has no encryption option: encrypt at rest in the database, or pass a `serializer` that encrypts.
    */
   crypto?: never;
   /** Refused, see {@link crypto}. */
