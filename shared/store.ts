@@ -516,8 +516,10 @@ export abstract class SessionStore<Stored = unknown, All extends SessionMap | Se
     const context: WriteContext = { owner: this.#ownerId(sess), guarded: this.#revocationMs !== false };
     return this.#op('set', async () => {
       if (expiresAt <= now) {
+        // Saving an expired session removes it; with revocation, as a tombstone, so that it cannot replace one
+        // left by a logout (and let a later write bring the session back).
         this.#expiries.delete(sid);
-        await this.#hook('destroy', () => this._destroy(sid, now, null));
+        await this.#revoke(sid);
         return;
       }
       await this.#hook('set', () => this._set(sid, data, expiresAt, now, context));
