@@ -63,6 +63,16 @@ export interface FileStoreOptions extends Omit<BaseStoreOptions<string>, 'serial
   retries?: number;
   /** Accepted for session-file-store compatibility and ignored: the store does not log (listen to `'error'`). */
   logFn?: (...args: unknown[]) => void;
+  /** Accepted for session-file-store compatibility and ignored, like `retries`: nothing to retry. */
+  factor?: number;
+  /** Accepted for session-file-store compatibility and ignored, like `retries`: nothing to retry. */
+  minTimeout?: number;
+  /** Accepted for session-file-store compatibility and ignored, like `retries`: nothing to retry. */
+  maxTimeout?: number;
+  /** Accepted for session-file-store compatibility and ignored: pruning runs in the process, without blocking it. */
+  reapAsync?: boolean;
+  /** Accepted for session-file-store compatibility and ignored: pruning runs in the process, without blocking it. */
+  reapSyncFallback?: boolean;
 }
 
 const DEFAULT_TTL_SECONDS = 3600;
@@ -103,7 +113,15 @@ const OPTIONS = {
     },
   },
   aliases: { reapInterval },
-  ignored: { retries: 'writes are atomic renames: nothing to retry', logFn: "the store does not log: listen to 'error'" },
+  ignored: {
+    retries: 'writes are atomic renames: nothing to retry',
+    factor: 'writes are atomic renames: nothing to retry',
+    minTimeout: 'writes are atomic renames: nothing to retry',
+    maxTimeout: 'writes are atomic renames: nothing to retry',
+    reapAsync: 'pruning runs in the process without blocking it: no worker process',
+    reapSyncFallback: 'pruning runs in the process without blocking it: no worker process',
+    logFn: "the store does not log: listen to 'error'",
+  },
 };
 
 interface Location {

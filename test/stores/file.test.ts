@@ -313,6 +313,13 @@ describe('FileStore: options', () => {
     expect(await store.ids()).toEqual(['e']);
   });
 
+  it("accepts session-file-store's retry and reaper tuning options (documented there) and works as without them", async () => {
+    const store = open({ retries: 2, factor: 2, minTimeout: 10, maxTimeout: 20, reapAsync: true, reapSyncFallback: true, logFn() {} });
+    await store.set('t', sess(Date.now() + HOUR, { n: 2 }));
+    expect(await store.get('t')).toMatchObject({ n: 2 });
+    expect(readdirSync(store.path)).toEqual(['t.json']);
+  });
+
   it('defaults: ttl 3600 s for browser-session cookies', async () => {
     const store = open();
     const before = Date.now();
