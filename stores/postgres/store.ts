@@ -102,6 +102,12 @@ interface Row extends QueryResultRow {
  * under concurrency, pruning in bounded batches by one instance at a time (advisory lock), and
  * `'connect'`/`'disconnect'` events.
  *
+ * Revocation (on unless `revocationWindowMs: false`): `destroy()` turns the row into a tombstone (`sess` the JSON
+ * `null`, `expire` the end of the window) that `set` does not replace while it lasts and no read returns;
+ * connect-pg-simple reads it as no session. With the `owner` option, the store adds a nullable `"owner"` column and
+ * a partial index on it when they are missing (connect-pg-simple names its columns, so it is not disturbed), and
+ * `set` writes the owner in its one statement.
+ *
  * The store attaches an `'error'` listener to the pool (even one you pass in): an idle connection dying when the
  * server restarts must not crash the process. It checks the server instead, and reports `'disconnect'` if a
  * fresh connection fails too.

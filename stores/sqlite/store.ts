@@ -97,6 +97,12 @@ const OPTIONS = {
  * index on `expire` that store lacked. Expired sessions are deleted in bounded batches every 15 minutes by
  * default (never keeping the process alive).
  *
+ * Revocation (on unless `revocationWindowMs: false`): `destroy()` turns the row into a tombstone (`sess` the text
+ * `null`, `expire` the end of the window) that `set` does not replace while it lasts and no read returns;
+ * better-sqlite3-session-store reads it as no session. With the `owner` option, sessions are indexed in a side
+ * table `<table>_owners(sid, owner)` (a column would break that store's three-value `INSERT`), written in the
+ * same transaction as the session.
+ *
  * better-sqlite3 is synchronous: each call is one short statement on the calling thread (microseconds in WAL
  * mode). Waiting for another process's lock is asynchronous (see `busyTimeoutMs`), and bulk operations run in
  * batches that let the event loop turn.
