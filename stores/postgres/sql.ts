@@ -114,7 +114,8 @@ export function statements(table: string, { owner = false }: { owner?: boolean }
     // The condition on expire is what makes touch unable to resurrect a session that has just expired; the one on
     // sess keeps a tombstone from being extended.
     touch: statement(`UPDATE ${table} SET "expire" = ${at(2)} WHERE "sid" = $1 AND "expire" > ${at(3)} AND ${LIVE}`),
-    destroy: statement(`DELETE FROM ${table} WHERE "sid" = $1`),
+    // Leaves a tombstone alone: a save with a past expiry (a plain delete) must not reopen a revoked sid.
+    destroy: statement(`DELETE FROM ${table} WHERE "sid" = $1 AND ${LIVE}`),
     tombstone: statement(
       `INSERT INTO ${table} ("sid", "sess", "expire") VALUES ($1, '${TOMBSTONE}', ${at(2)}) ` +
         `ON CONFLICT ("sid") DO UPDATE SET "sess" = EXCLUDED."sess", "expire" = EXCLUDED."expire"${owner ? ', "owner" = NULL' : ''}`,

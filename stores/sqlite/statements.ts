@@ -91,7 +91,8 @@ export function prepare(db: BetterSqlite3.Database, table: string, { owner = fal
     // The `expire > now` guard makes a late touch unable to bring a session back after it expired; the one on
     // sess keeps a tombstone from being extended.
     touch: db.prepare(`UPDATE ${t} SET expire = ? WHERE sid = ? AND expire > ? AND ${LIVE}`),
-    destroy: db.prepare(`DELETE FROM ${t} WHERE sid = ?`),
+    // Leaves a tombstone alone: a save with a past expiry (a plain delete) must not reopen a revoked sid.
+    destroy: db.prepare(`DELETE FROM ${t} WHERE sid = ? AND ${LIVE}`),
     tombstone: db.prepare(
       `INSERT INTO ${t} (sid, sess, expire) VALUES (?, '${TOMBSTONE}', ?) ON CONFLICT (sid) DO UPDATE SET sess = excluded.sess, expire = excluded.expire`,
     ),

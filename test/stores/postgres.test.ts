@@ -488,6 +488,11 @@ describe.skipIf(!server)(`PostgresStore [${server?.description}]`, () => {
       await store.destroy('never-saved');
       await store.set('never-saved', sess(Date.now() + HOUR));
       expect(await store.get('never-saved')).toBeNull();
+      // A save with a past expiry deletes a session, never a tombstone.
+      await store.set('a', sess(Date.now() - 1000));
+      await store.set('a', sess(Date.now() + HOUR));
+      expect(await store.get('a')).toBeNull();
+      expect(await count(store, `sid = 'a' AND sess::text = 'null'`)).toBe(1);
       expect([await store.length(), await store.ids(), await store.all()]).toEqual([0, [], {}]);
 
       const plain = open({ tableName: uniqueName('tomb_off'), revocationWindowMs: false });
