@@ -34,7 +34,11 @@ export interface OwnedSession {
 function ownerOf(owner: string | ((session: SessionData) => unknown) | undefined): ((session: SessionData) => unknown) | undefined {
   if (owner === undefined || typeof owner === 'function') return owner;
   const path = owner.split('.');
-  return (session) => path.reduce<unknown>((value, key) => (value === null || typeof value !== 'object' ? undefined : (value as Record<string, unknown>)[key]), session);
+  return (session) =>
+    path.reduce<unknown>(
+      (value, key) => (value === null || typeof value !== 'object' ? undefined : (value as Record<string, unknown>)[key]),
+      session,
+    );
 }
 
 /** What `all()` resolves to by default: sessions keyed by sid, as express-session's MemoryStore returns them. */
@@ -143,9 +147,10 @@ export abstract class SessionStore<Stored = unknown, All extends SessionMap | Se
   protected abstract _set(sid: string, data: Stored, expiresAt: number, now: number, context: WriteContext): Promise<void>;
   /**
    * Move the expiry of `sid` to `expiresAt` **only if** it exists and has not expired at `now`. Never creates a
-   * record and never changes its data. Resolves whether a record was touched.
+   * record and never changes its data. Resolves whether a record was touched. `owner` is the session's owner (the
+   * `owner` option) or null, for backends whose owner index expires on its own and must be kept alive with it.
    */
-  protected abstract _touch(sid: string, expiresAt: number, now: number): Promise<boolean>;
+  protected abstract _touch(sid: string, expiresAt: number, now: number, owner: string | null): Promise<boolean>;
   /**
    * Remove `sid`; a missing sid is not an error. With `tombstoneUntil` (revocation on), replace it instead with a
    * tombstone expiring then, in one atomic step: invisible to every read, and not replaceable by `_set` while it
@@ -522,8 +527,9 @@ export abstract class SessionStore<Stored = unknown, All extends SessionMap | Se
       // Skip only while the stored expiry is still in the future and would move forward by less than the window.
       if (known !== undefined && known > now && expiresAt >= known && expiresAt - known < this.#touchAfterMs) return;
     }
+    const owner = this.#ownerId(sess);
     return this.#op('touch', async () => {
-      const touched = await this.#hook('touch', () => this._touch(sid, expiresAt, now));
+      const touched = await this.#hook('touch', () => this._touch(sid, expiresAt, now, owner));
       if (touched) this.#expiries.set(sid, expiresAt);
       else this.#expiries.delete(sid);
     });

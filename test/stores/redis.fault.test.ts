@@ -26,7 +26,12 @@ function summary(list: Outcome[]): string {
   return [...counts].map(([k, n]) => `${n}×${k}`).join(', ');
 }
 
-type Outcome = { phase: 'up' | 'stopping' | 'down' | 'starting' | 'back'; status: number | 'error'; user: string | null };
+type Outcome = {
+  phase: 'up' | 'stopping' | 'down' | 'starting' | 'back';
+  status: number | 'error';
+  user: string | null;
+  error?: string;
+};
 
 describe.skipIf(!server)('RedisStore: Redis stops and starts under load', () => {
   const unhandled: unknown[] = [];
@@ -150,8 +155,9 @@ describe.skipIf(!server)('RedisStore: Redis stops and starts under load', () => 
               });
               const body = (await res.json()) as { user?: string | null };
               outcomes.push({ phase: at, status: res.status, user: body.user ?? null });
-            } catch {
-              outcomes.push({ phase: at, status: 'error', user: null });
+            } catch (err) {
+              const cause = (err as { cause?: unknown }).cause;
+              outcomes.push({ phase: at, status: 'error', user: null, error: `${String(err)} ${cause ? String(cause) : ''}` });
             }
             await sleep(10);
           }
