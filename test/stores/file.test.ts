@@ -115,7 +115,9 @@ describe('FileStore: layout (session-file-store compatible)', () => {
     expect(file.cookie.expires).toBe(new Date(later).toISOString());
     await store.destroy('t');
     await store.touch('t', sess(later));
-    expect(existsSync(join(store.path, 't.json'))).toBe(false);
+    // What destroy() left is a tombstone, and touch() did not make it a session again.
+    expect(readFileSync(join(store.path, 't.json'), 'utf8')).toBe('null');
+    expect(await store.get('t')).toBeNull();
     await store.set('short', sess(Date.now() + 50));
     await sleep(80);
     await store.touch('short', sess(later));
@@ -233,6 +235,10 @@ describe('FileStore: file names', () => {
     for (const [i, sid] of HOSTILE.entries()) expect(await store.get(sid), sid).toMatchObject({ i });
     expect((await store.ids()).sort()).toEqual([...HOSTILE].sort());
     for (const sid of HOSTILE) await store.destroy(sid);
+    // Tombstones under the same names, until clear() (or pruning, once their window ends).
+    expect(readdirSync(store.path).sort()).toEqual([...names].sort());
+    for (const name of names) expect(readFileSync(join(store.path, name), 'utf8')).toBe('null');
+    await store.clear();
     expect(readdirSync(store.path)).toEqual([]);
   });
 
