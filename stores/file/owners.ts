@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, opendir, writeFile } from 'node:fs/promises';
+import { mkdir, opendir, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { notThere } from './read.js';
 
@@ -50,4 +50,31 @@ export async function* entriesOf(root: string, owner: string): AsyncGenerator<st
     throw err;
   }
   for await (const entry of handle) if (entry.isFile()) yield entry.name;
+}
+
+/**
+ * Every owner directory of the index under `root`, with its entry names, one directory at a time; `done()` removes
+ * the directory if it is empty by then (a writer adding an entry meanwhile makes that fail harmlessly, and
+ * {@link addEntry} recreates a directory removed under it).
+ */
+export async function* ownerDirs(root: string): AsyncGenerator<{ dir: string; names: string[]; done: () => Promise<void> }> {
+  let top;
+  try {
+    top = await opendir(join(root, OWNERS_DIR), { bufferSize: 256 });
+  } catch (err) {
+    if (notThere(err)) return;
+    throw err;
+  }
+  for await (const owner of top) {
+    if (!owner.isDirectory()) continue;
+    const dir = join(root, OWNERS_DIR, owner.name);
+    const names: string[] = [];
+    try {
+      for await (const entry of await opendir(dir, { bufferSize: 256 })) if (entry.isFile()) names.push(entry.name);
+    } catch (err) {
+      if (notThere(err)) continue;
+      throw err;
+    }
+    yield { dir, names, done: () => rmdir(dir).catch(() => {}) };
+  }
 }

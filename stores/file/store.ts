@@ -12,7 +12,7 @@ import type { BaseStoreOptions, StoredRecord, Ttl, WriteContext } from '../../sh
 import { commit, removeFile, writeTemp } from './atomic.js';
 import { type FileEncoding, FileFormat, type SessionFile, fileExpiry, payloadOf } from './format.js';
 import { type FileName, fileNameOf, shardOf, sidOfName } from './names.js';
-import { ENTRY_GRACE_MS, OWNERS_DIR, addEntry, entriesOf, ownerDir } from './owners.js';
+import { ENTRY_GRACE_MS, OWNERS_DIR, addEntry, entriesOf, ownerDir, ownerDirs } from './owners.js';
 import { notThere, readRegularFile } from './read.js';
 import { type Listed, listStoreFiles } from './scan.js';
 
@@ -352,6 +352,24 @@ export class FileStore extends SessionStore<JsonPayload, SessionMap> {
       }
     }
     yield deleted;
+    // Then the owner index: entries whose session file is gone (just pruned, destroyed without revocation).
+    for await (const owner of ownerDirs(this.path)) {
+      for (let i = 0; i < owner.names.length; i += SCAN_CONCURRENCY) {
+        const names = owner.names.slice(i, i + SCAN_CONCURRENCY);
+        await Promise.all(names.map((name) => this.#pruneEntry(owner.dir, name, now)));
+        yield 0;
+      }
+      await owner.done();
+    }
+  }
+
+  /** Removes an owner index entry older than the grace period whose session file no longer exists. */
+  async #pruneEntry(dir: string, name: string, now: number): Promise<void> {
+    const entry = join(dir, name);
+    const stats = await lstatOrNull(entry);
+    if (!stats || stats.mtimeMs >= now - ENTRY_GRACE_MS) return;
+    const listed = this.#listedOf(name);
+    if (listed === null || (await lstatOrNull(join(listed.dir, name))) === null) await removeFile(entry);
   }
 
   protected override async *_sessionsOf(owner: string, now: number): AsyncIterable<[string, StoredRecord<JsonPayload>]> {
@@ -374,11 +392,16 @@ export class FileStore extends SessionStore<JsonPayload, SessionMap> {
 
   /** Reads the file an owner index entry names (a session file name of this store), or null. */
   async #inspectName(name: string): Promise<Found | null> {
+    const listed = this.#listedOf(name);
+    return listed ? this.#inspect(listed) : null;
+  }
+
+  /** Where the session file named `name` lives (its shard directory), or null for a name the store never gives. */
+  #listedOf(name: string): Listed | null {
     const sid = sidOfName(name, this.#ext, this.#caseSensitive!);
     if (sid === null) return null;
-    const base = name.slice(0, name.length - this.#ext.length);
-    const dir = this.#shard > 0 ? join(this.path, shardOf(base, this.#shard)) : this.path;
-    return this.#inspect(sid === 'hashed' ? { dir, name, sid: '', kind: 'hashed' } : { dir, name, sid, kind: 'session' });
+    const dir = this.#shard > 0 ? join(this.path, shardOf(name.slice(0, name.length - this.#ext.length), this.#shard)) : this.path;
+    return sid === 'hashed' ? { dir, name, sid: '', kind: 'hashed' } : { dir, name, sid, kind: 'session' };
   }
 
   #locate(sid: string): Location {

@@ -166,9 +166,12 @@ describe('FileStore → session-file-store', () => {
     await ours.destroy('gone');
     expect(readFileSync(join(dir, 'gone.json'), 'utf8')).toBe('null');
     expect(await legacyApi.get('gone')).toBeNull();
-    const expired = promisify((sid: string, cb: (err: unknown, v?: boolean) => void) =>
-      (legacy as unknown as { expired(s: string, c: typeof cb): void }).expired(sid, cb),
-    );
+    const expired = (sid: string): Promise<boolean | undefined> =>
+      new Promise((resolve, reject) =>
+        (legacy as unknown as { expired(s: string, c: (err: unknown, v?: boolean) => void): void }).expired(sid, (err, v) =>
+          err ? reject(err) : resolve(v),
+        ),
+      );
     expect(await expired('gone')).toBe(true);
     // A late write through our store is refused; session-file-store still sees no session.
     await ours.set('gone', sess(60_000, { user: 'ann' }));
@@ -184,7 +187,10 @@ describe('FileStore → session-file-store', () => {
     await ours.set('o1', sess(60_000, { user: 'ann' }));
     await ours.set('o2', sess(60_000, { user: 'ann' }));
     expect(readdirSync(dir).sort()).toEqual(['.owners', 'o1.json', 'o2.json']);
-    const list = promisify((cb: (err: unknown, v?: string[]) => void) => (legacy as unknown as { list(c: typeof cb): void }).list(cb));
+    const list = (): Promise<string[]> =>
+      new Promise((resolve, reject) =>
+        (legacy as unknown as { list(c: (err: unknown, v: string[]) => void): void }).list((err, v) => (err ? reject(err) : resolve(v))),
+      );
     expect((await list()).sort()).toEqual(['o1.json', 'o2.json']);
     expect(await promisified(legacy).length()).toBe(2);
     expect(plain(await promisified(legacy).get('o1'))).toEqual({ user: 'ann' });

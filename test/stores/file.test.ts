@@ -389,3 +389,76 @@ describe('FileStore: pruning', () => {
     }
   });
 });
+
+describe('FileStore: tombstones and the owner index', () => {
+  /** Moves a file's mtime into the past: what the passage of time does, without waiting for it. */
+  const age = (path: string, ms: number): void => utimesSync(path, new Date(Date.now() - ms), new Date(Date.now() - ms));
+
+  it('destroy() leaves <sid>.json = null with the end of the revocation window as mtime; prune() removes it once ended', async () => {
+    const store = open({ revocationWindowMs: 60_000 });
+    await store.set('t', sess(Date.now() + HOUR));
+    const before = Date.now();
+    await store.destroy('t');
+    const path = join(store.path, 't.json');
+    expect(readFileSync(path, 'utf8')).toBe('null');
+    expect(statSync(path).mtimeMs).toBeGreaterThanOrEqual(before + 60_000 - 5);
+    expect(await store.prune()).toBe(0);
+    expect(existsSync(path)).toBe(true);
+    age(path, 1000);
+    await store.set('t', sess(Date.now() + HOUR, { again: true })); // the window ended: the sid may be used again
+    expect(await store.get('t')).toMatchObject({ again: true });
+    await store.destroy('t');
+    age(path, 1000);
+    expect(await store.prune()).toBe(0); // tombstones are not counted as pruned sessions
+    expect(existsSync(path)).toBe(false);
+  });
+
+  it('revocationWindowMs: false deletes the file, as session-file-store does', async () => {
+    const store = open({ revocationWindowMs: false });
+    expect(store.supports.revocation).toBe(false);
+    await store.set('t', sess(Date.now() + HOUR));
+    await store.destroy('t');
+    expect(readdirSync(store.path)).toEqual([]);
+    await store.set('t', sess(Date.now() + HOUR, { back: true }));
+    expect(await store.get('t')).toMatchObject({ back: true });
+  });
+
+  it('owner index: .owners/<sha256>/<file name> per session, stale entries removed by sessionsOf() and prune()', async () => {
+    const store = open({ owner: 'user' });
+    await store.set('a1', sess(Date.now() + HOUR, { user: 'ann' }));
+    await store.set('a2', sess(Date.now() + HOUR, { user: 'ann' }));
+    await store.set('anon', sess(Date.now() + HOUR));
+    const dirs = readdirSync(join(store.path, '.owners'));
+    expect(dirs).toEqual([expect.stringMatching(/^[0-9a-f]{64}$/)]);
+    const ann = join(store.path, '.owners', dirs[0]!);
+    expect(readdirSync(ann).sort()).toEqual(['a1.json', 'a2.json']);
+    expect((await store.ids()).sort()).toEqual(['a1', 'a2', 'anon']);
+    await store.destroy('a1');
+    // Fresh entries are kept (a writer may be about to rename its session file into place)…
+    expect((await store.sessionsOf('ann')).map((s) => s.sid)).toEqual(['a2']);
+    expect(readdirSync(ann).sort()).toEqual(['a1.json', 'a2.json']);
+    // …older ones of ended sessions go.
+    age(join(ann, 'a1.json'), 120_000);
+    expect((await store.sessionsOf('ann')).map((s) => s.sid)).toEqual(['a2']);
+    expect(readdirSync(ann)).toEqual(['a2.json']);
+    // prune(): entries whose session file is gone, and then empty owner directories.
+    const noRevocation = open({ path: store.path, owner: 'user', revocationWindowMs: false });
+    await noRevocation.destroy('a2');
+    age(join(ann, 'a2.json'), 120_000);
+    await store.prune();
+    expect(readdirSync(join(store.path, '.owners'))).toEqual([]);
+    await store.clear();
+    expect(readdirSync(store.path)).toEqual([]);
+  });
+
+  it('a set() racing a destroy() of the same sid in one process never outlives the destroy', async () => {
+    const store = open();
+    for (let i = 0; i < 50; i++) {
+      const sid = `race${i}`;
+      await store.set(sid, sess(Date.now() + HOUR));
+      // destroy() first, then a late set(): whatever the interleaving on disk, the tombstone wins.
+      await Promise.all([store.destroy(sid), store.set(sid, sess(Date.now() + HOUR, { late: true }))]);
+      expect(await store.get(sid)).toBeNull();
+    }
+  });
+});
