@@ -145,8 +145,9 @@ interface Found {
  * or the new file, never a torn one, even if the writer is killed (`fsync` adds power-loss durability).
  *
  * **Races inherent to files.** `touch()` reads, checks and rewrites; it renames only if the file is still the
- * one it read (same inode, mtime and size), so a `destroy()` or newer `set()` that finished earlier wins.
- * One finishing in the microseconds between that check and the rename can still be overwritten by the touch.
+ * one it read (same inode, mtime and size), so a `destroy()` or newer `set()` that finished earlier wins. Within
+ * one process they never overlap (see Revocation below); one from another process finishing in the microseconds
+ * between that check and the rename can still be overwritten by the touch.
  * Pruning has the same check-then-unlink window. Databases do not have this window; files do.
  *
  * **Revocation** (`revocationWindowMs`, on by default): `destroy()` renames a tombstone over the session file: a
