@@ -254,6 +254,14 @@ export class FileStore extends SessionStore<JsonPayload, SessionMap> {
 
   protected override async _open(): Promise<void> {
     await mkdir(this.path, { recursive: true });
+    if (this.#indexed) {
+      // The index is written through this path: it must be our directory, not a symlink out of the store.
+      const owners = join(this.path, OWNERS_DIR);
+      await mkdir(owners).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw err;
+      });
+      if (!(await lstat(owners)).isDirectory()) throw invalid(`${owners} must be a directory (it holds the owner index)`);
+    }
     if (this.#caseSensitive !== undefined) return;
     const probe = `.~probe-${process.pid}-${randomBytes(6).toString('hex')}`;
     await writeFile(join(this.path, probe), '', { flag: 'wx' });

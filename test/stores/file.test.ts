@@ -1,5 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -449,6 +460,17 @@ describe('FileStore: tombstones and the owner index', () => {
     expect(readdirSync(join(store.path, '.owners'))).toEqual([]);
     await store.clear();
     expect(readdirSync(store.path)).toEqual([]);
+  });
+
+  it('refuses to open when .owners is a symlink (the index is never written outside the directory)', async () => {
+    const box = mkdtempSync(join(outer, 'own-'));
+    const elsewhere = join(box, 'elsewhere');
+    mkdirSync(elsewhere);
+    mkdirSync(join(box, 'store'));
+    symlinkSync(elsewhere, join(box, 'store', '.owners'));
+    const store = open({ path: join(box, 'store'), owner: 'user' });
+    await expect(store.ready()).rejects.toThrow(/owner index/);
+    expect(readdirSync(elsewhere)).toEqual([]);
   });
 
   it('a set() racing a destroy() of the same sid in one process never outlives the destroy', async () => {
