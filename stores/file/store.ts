@@ -5,6 +5,7 @@ import type { Stats } from 'node:fs';
 import type { SessionData } from 'express-session';
 import { type Callback, settle as settleWith } from '../../shared/callback.js';
 import { backendError } from '../../shared/errors.js';
+import { KeyedQueue } from '../../shared/keyed-queue.js';
 import { type Alias, bool, either, fn, invalid, num, oneOf, str } from '../../shared/options.js';
 import { type JsonPayload, type Serializer, jsonPayloadSerializer, jsonSerializer } from '../../shared/serializer.js';
 import { type SessionMap, SessionStore, storeOptions } from '../../shared/store.js';
@@ -181,8 +182,8 @@ export class FileStore extends SessionStore<JsonPayload, SessionMap> {
   readonly #format: FileFormat;
   readonly #fallback: ((sid: string) => SessionData) | undefined;
   readonly #indexed: boolean;
-  /** Per-file queue: the tail of the operations on each file path in flight in this process. */
-  readonly #queues = new Map<string, Promise<unknown>>();
+  /** `set`, `touch` and `destroy` of one file, one at a time in this process (check, then rename). */
+  readonly #queue = new KeyedQueue();
   #caseSensitive: boolean | undefined;
 
   /** @param options options, or just the directory */
@@ -289,7 +290,7 @@ export class FileStore extends SessionStore<JsonPayload, SessionMap> {
     const temp = await this.#writeTemp(loc, out);
     // Before the rename: a session with an owner is never visible without its index entry.
     if (context.owner !== null) await addEntry(this.path, context.owner, loc.file.name);
-    await this.#serialized(loc.path, async () => {
+    await this.#queue.run(loc.path, async () => {
       if (context.guarded && (await this.#revoked(loc, now))) {
         await unlink(temp).catch(() => {});
         return;
@@ -300,7 +301,7 @@ export class FileStore extends SessionStore<JsonPayload, SessionMap> {
 
   protected override _touch(sid: string, expiresAt: number, now: number): Promise<boolean> {
     const loc = this.#locate(sid);
-    return this.#serialized(loc.path, async () => {
+    return this.#queue.run(loc.path, async () => {
       const read = await readRegularFile(loc.path);
       if (!read) return false;
       const file = this.#format.read(read.bytes, loc.file.hashed);
@@ -326,7 +327,7 @@ export class FileStore extends SessionStore<JsonPayload, SessionMap> {
     }
     // Written before taking the queue, renamed over the session inside it: one atomic replace.
     const temp = await this.#writeTemp(loc, this.#format.tombstone(), tombstoneUntil);
-    await this.#serialized(loc.path, () => commit(temp, loc.path, loc.dir, this.#fsync));
+    await this.#queue.run(loc.path, () => commit(temp, loc.path, loc.dir, this.#fsync));
   }
 
   protected override async *_entries(): AsyncIterable<[string, StoredRecord<JsonPayload>]> {
@@ -417,21 +418,6 @@ export class FileStore extends SessionStore<JsonPayload, SessionMap> {
     const file = fileNameOf(sid, this.#ext, this.#caseSensitive!);
     const dir = this.#shard > 0 ? join(this.path, shardOf(file.base, this.#shard)) : this.path;
     return { dir, path: join(dir, file.name), file };
-  }
-
-  /**
-   * Runs `body` after every operation on `path` that this process started before it, so that a check and the
-   * rename that depends on it are never interleaved with another write of the same file by this process.
-   */
-  #serialized<T>(path: string, body: () => Promise<T>): Promise<T> {
-    const previous = this.#queues.get(path);
-    const run = previous ? previous.then(body, body) : body();
-    const tail = run.catch(() => {});
-    this.#queues.set(path, tail);
-    void tail.then(() => {
-      if (this.#queues.get(path) === tail) this.#queues.delete(path);
-    });
-    return run;
   }
 
   /** Whether the file at `loc` is a tombstone whose revocation window has not ended at `now`. */

@@ -1,5 +1,6 @@
 import { type Collection, type Filter, MongoClient, type UpdateFilter, type WriteConcernSettings } from 'mongodb';
 import { ErrorCode, SessionStoreError, backendError } from '../../shared/errors.js';
+import { KeyedQueue } from '../../shared/keyed-queue.js';
 import { type SessionMap, SessionStore, storeOptions } from '../../shared/store.js';
 import type { StoredRecord, WriteContext } from '../../shared/types.js';
 import type { SessionDocument } from './document.js';
@@ -80,8 +81,14 @@ export class MongoStore extends SessionStore<MongoSessionPayload, SessionMap> {
   #collection: Collection<SessionDocument> | undefined;
   #stopWatching: (() => void) | undefined;
   #autoRemove: AutoRemoveState;
-  /** FerretDB v1 pushes only `{ _id }` filters down to SQLite: a guarded upsert that inserts would scan the table. */
-  #insertFirst = false;
+  /**
+   * FerretDB v1: it pushes only `{ _id }` filters down to SQLite (a guarded upsert that inserts would scan the
+   * table), and an update reads the document, then rewrites it whole without a condition, so two updates of one
+   * document can lose one of them (a touch could write back a session a destroy just replaced by a tombstone).
+   * There, writes insert first and run one at a time per sid in this process.
+   */
+  #ferret = false;
+  readonly #queue = new KeyedQueue();
 
   /** @param clientOrOptions a `MongoClient` (used with every default), or {@link MongoStoreOptions}. */
   constructor(clientOrOptions: MongoClientLike | MongoStoreOptions) {
@@ -167,7 +174,7 @@ export class MongoStore extends SessionStore<MongoSessionPayload, SessionMap> {
     this.#stopWatching = watchHealth(client, (up) => this.setConnected(up));
     const collection = (this.#collection ??= client.db(opts.dbName).collection<SessionDocument>(opts.collectionName!));
     if (opts.owner !== undefined) await collection.createIndex({ owner: 1 }, { name: OWNER_INDEX });
-    this.#insertFirst = await isFerretDB(client);
+    this.#ferret = await isFerretDB(client);
     if (this.#autoRemove !== 'pending') return;
     const outcome = await ensureExpiryIndex(collection, () => this.closed);
     if (outcome.ttl) {
@@ -203,7 +210,17 @@ export class MongoStore extends SessionStore<MongoSessionPayload, SessionMap> {
       update.$setOnInsert = { createdAt: new Date(now) };
       update.$currentDate = { updatedAt: true };
     }
-    if (context.guarded && this.#insertFirst) return this.#insertThenUpdate(sid, fields, update, now);
+    if (this.#ferret && context.guarded) return this.#serial(sid, () => this.#insertThenUpdate(sid, fields, update, now));
+    return this.#serial(sid, () => this.#upsert(sid, update, now, context));
+  }
+
+  /** Runs a write of `sid` after this process's earlier writes of it on FerretDB (see `#ferret`); at once elsewhere. */
+  #serial<T>(sid: string, write: () => Promise<T>): Promise<T> {
+    return this.#ferret ? this.#queue.run(sid, write) : write();
+  }
+
+  /** The write as one upsert (guarded: its filter skips an unexpired tombstone). */
+  async #upsert(sid: string, update: UpdateFilter<SessionDocument>, now: number, context: WriteContext): Promise<void> {
     const filter: Filter<SessionDocument> = context.guarded ? { _id: this.#id(sid), ...replaceable(now) } : { _id: this.#id(sid) };
     const attempts = context.guarded ? GUARDED_ATTEMPTS : UPSERT_ATTEMPTS;
     for (let attempt = 1; ; attempt++) {
@@ -269,13 +286,8 @@ export class MongoStore extends SessionStore<MongoSessionPayload, SessionMap> {
     // No upsert, and only while unexpired: a session the TTL monitor or a logout removed stays removed, and
     // finding nothing is not an error (express-session would answer 500 on a harmless race otherwise).
     // A tombstone (session null) is never touched: it must expire when the revocation window ends.
-    const result = await this.#collection!.updateOne(
-      { _id: this.#id(sid), expires: { $gt: new Date(now) }, session: { $ne: null } },
-      update,
-      {
-        writeConcern: this.#writeConcern,
-      },
-    );
+    const filter: Filter<SessionDocument> = { _id: this.#id(sid), expires: { $gt: new Date(now) }, session: { $ne: null } };
+    const result = await this.#serial(sid, () => this.#collection!.updateOne(filter, update, { writeConcern: this.#writeConcern }));
     if (result.matchedCount === 0) return false;
     this.emit('touch', sid); // connect-mongo's event (it also passes the session, which the store does not see here)
     return true;
@@ -284,19 +296,21 @@ export class MongoStore extends SessionStore<MongoSessionPayload, SessionMap> {
   protected override async _destroy(sid: string, _now: number, tombstoneUntil: number | null): Promise<void> {
     const id = this.#id(sid);
     if (tombstoneUntil === null) {
-      await this.#collection!.deleteOne({ _id: id }, { writeConcern: this.#writeConcern });
+      await this.#serial(sid, () => this.#collection!.deleteOne({ _id: id }, { writeConcern: this.#writeConcern }));
     } else {
       // One replace: the session (and its owner field) becomes a tombstone that expires with the window.
       const tombstone = { session: null, expires: new Date(tombstoneUntil) } as unknown as SessionDocument;
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await this.#collection!.replaceOne({ _id: id }, tombstone, { upsert: true, writeConcern: this.#writeConcern });
-          break;
-        } catch (err) {
-          // A concurrent upsert inserted the sid first: replace what it wrote.
-          if (!isDuplicateKey(err) || attempt >= UPSERT_ATTEMPTS) throw err;
+      await this.#serial(sid, async () => {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await this.#collection!.replaceOne({ _id: id }, tombstone, { upsert: true, writeConcern: this.#writeConcern });
+            return;
+          } catch (err) {
+            // A concurrent upsert inserted the sid first: replace what it wrote.
+            if (!isDuplicateKey(err) || attempt >= UPSERT_ATTEMPTS) throw err;
+          }
         }
-      }
+      });
     }
     this.emit('destroy', sid); // connect-mongo's event
   }
