@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import session from 'express-session';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { startKoaApp, type KoaAppOptions } from '../conformance/framework-apps.js';
+import { optionalImport, startKoaApp, type KoaAppOptions } from '../conformance/framework-apps.js';
+import { Unmet } from '../conformance/registry.js';
 import type { App } from '../conformance/http-app.js';
 import { koaStore, type ExpressStyleStore } from '../frameworks/koa.js';
 import { isSessionStoreError } from '../shared/errors.js';
@@ -229,6 +230,22 @@ describe('koaStore: express-session stores that are not ours', () => {
       }
       expect(isSessionStoreError(err, 'SESSION_STORE_INVALID_OPTION')).toBe(true);
     }
+  });
+});
+
+describe('the conformance frameworks group where a framework is not installed', () => {
+  it('says which package is missing, as a skip rather than a failure (ESM import and CommonJS require)', async () => {
+    const absent = 'session-stores-no-such-framework';
+    for (const load of [() => import(absent), async () => require(absent) as unknown]) {
+      const err = await optionalImport('koa', load).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Unmet);
+      expect((err as Error).message).toBe('koa is not installed (npm install --save-dev koa)');
+    }
+  });
+
+  it('lets other failures through', async () => {
+    const err = await optionalImport('koa', () => Promise.reject(new TypeError('boom'))).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TypeError);
   });
 });
 
