@@ -1,6 +1,7 @@
 /**
  * A small express 5 app on session-stores: log in with a name, count visits, regenerate the session id, log out,
- * and see how many sessions the store holds. `npm start` runs it on SQLite (examples/sessions.db);
+ * see how many sessions the store holds, list "your sessions" (every device logged in as you, with its last
+ * activity) and "log out everywhere else" (the stores' `owner` option, `sessionsOf()` and `destroyOwner()`). `npm start` runs it on SQLite (examples/sessions.db);
  * `SESSION_STORE=redis|postgres|mongo|file|memory npm start` switches stores (see examples/stores.ts).
  *
  * Environment: PORT (default 3000), SESSION_SECRET (set it outside development), SESSION_STORE and the
@@ -19,6 +20,10 @@ declare module 'express-session' {
   interface SessionData {
     user?: string;
     visits?: number;
+    /** The browser that logged in (its User-Agent), shown in "your sessions". */
+    device?: string;
+    /** When this session last made a request, epoch ms. */
+    lastSeen?: number;
   }
 }
 
@@ -61,6 +66,12 @@ export function createApp(store: AnyStore, options: AppOptions = {}): Express {
     else res.status(503).type('text').send('Sessions are unavailable: the session store is disconnected. Try again shortly.');
   });
 
+  // Last activity of logged-in sessions, for "your sessions" (saved with the session, so at most once a request).
+  app.use((req, _res, next) => {
+    if (req.session.user !== undefined) req.session.lastSeen = Date.now();
+    next();
+  });
+
   app.get('/', async (req, res) => {
     req.session.visits = (req.session.visits ?? 0) + 1;
     res.type('html').send(page(await state(req, store)));
@@ -81,14 +92,28 @@ export function createApp(store: AnyStore, options: AppOptions = {}): Express {
     await call((cb) => req.session.regenerate(cb));
     req.session.user = name;
     req.session.visits = visits;
+    req.session.device = (req.get('user-agent') ?? 'unknown device').slice(0, 120);
+    req.session.lastSeen = Date.now();
     await call((cb) => req.session.save(cb));
     done(req, res);
   });
 
+  // "Log out everywhere else": every other session of this user is destroyed (and stays destroyed, even if one of
+  // them is in the middle of a request), this one is kept.
+  app.post('/logout-others', async (req, res) => {
+    const user = req.session.user;
+    if (user === undefined || !store.supports.owners) {
+      res.status(400).type('text').send('log in first, on a store with an owner index');
+      return;
+    }
+    await store.destroyOwner(user, { except: req.sessionID });
+    done(req, res);
+  });
+
   app.post('/regenerate', async (req, res) => {
-    const { user, visits } = req.session;
+    const { user, visits, device } = req.session;
     await call((cb) => req.session.regenerate(cb));
-    Object.assign(req.session, { user, visits });
+    Object.assign(req.session, { user, visits, device, lastSeen: Date.now() });
     await call((cb) => req.session.save(cb));
     done(req, res);
   });
@@ -113,6 +138,20 @@ interface State {
   sid: string | null;
   /** Unexpired sessions in the store (every visitor with a saved session). */
   sessions: number;
+  /**
+   * "Your sessions": every session of the logged-in user, this one first (null when logged out, or when the store
+   * keeps no owner index).
+   */
+  devices: Device[] | null;
+}
+
+interface Device {
+  /** The first characters of its session id. */
+  sid: string;
+  device: string;
+  /** Last activity, epoch ms. */
+  lastSeen: number | null;
+  current: boolean;
 }
 
 async function state(req: Request, store: AnyStore): Promise<State> {
@@ -122,7 +161,24 @@ async function state(req: Request, store: AnyStore): Promise<State> {
     visits: req.session.visits ?? 0,
     sid: stored ? req.sessionID.slice(0, 8) : null,
     sessions: await store.length(),
+    devices: await devices(req, store),
   };
+}
+
+async function devices(req: Request, store: AnyStore): Promise<Device[] | null> {
+  const user = req.session.user;
+  if (user === undefined || !store.supports.owners) return null;
+  const mine = (await store.sessionsOf(user)).map(({ sid, session }) => ({
+    sid: sid.slice(0, 8),
+    device: session.device ?? 'unknown device',
+    lastSeen: session.lastSeen ?? null,
+    current: sid === req.sessionID,
+  }));
+  // This request's session may not be saved yet (its first page): list it anyway.
+  if (!mine.some((d) => d.current)) {
+    mine.push({ sid: req.sessionID.slice(0, 8), device: req.session.device ?? 'unknown device', lastSeen: Date.now(), current: true });
+  }
+  return mine.sort((a, b) => Number(b.current) - Number(a.current) || (b.lastSeen ?? 0) - (a.lastSeen ?? 0));
 }
 
 /** Forms redirect back to the page; API clients (`Accept: application/json`) get the new state. */
@@ -148,7 +204,21 @@ function page(s: State): string {
 ${who}
 <p>Visits in this session: <b>${s.visits}</b>${s.sid ? ` &middot; session id <code>${escape(s.sid)}…</code>` : ''}</p>
 <p>Sessions on this store: <b>${s.sessions}</b></p>
+${s.devices ? deviceList(s.devices) : ''}
 </body></html>`;
+}
+
+function deviceList(devices: Device[]): string {
+  const rows = devices
+    .map(
+      (d) =>
+        `<li>${escape(d.device)} &middot; <code>${escape(d.sid)}…</code> &middot; ${
+          d.current ? '<b>this session</b>' : `last active ${d.lastSeen ? new Date(d.lastSeen).toISOString() : 'unknown'}`
+        }</li>`,
+    )
+    .join('');
+  const others = devices.length > 1 ? '<form method="post" action="/logout-others"><button>Log out everywhere else</button></form>' : '';
+  return `<h2>Your sessions</h2><ul>${rows}</ul>${others}`;
 }
 
 function escape(text: string): string {

@@ -39,18 +39,18 @@ export async function openStore(
     case 'sqlite': {
       const { SQLiteStore } = await import('../stores/sqlite/index.js');
       const filename = env.SQLITE_FILE ?? join(here, 'sessions.db');
-      const store = new SQLiteStore({ filename });
+      const store = new SQLiteStore({ filename, owner: 'user' });
       return { store, description: `SQLite file ${filename}`, close: () => store.close() };
     }
     case 'memory': {
       const { MemoryStore } = await import('../stores/memory/index.js');
-      const store = new MemoryStore();
+      const store = new MemoryStore({ owner: 'user' });
       return { store, description: 'memory (this process only)', close: () => store.close() };
     }
     case 'file': {
       const { FileStore } = await import('../stores/file/index.js');
       const path = env.SESSION_DIR ?? join(tmpdir(), 'session-stores-example');
-      const store = new FileStore({ path });
+      const store = new FileStore({ path, owner: 'user' });
       return { store, description: `files in ${path}`, close: () => store.close() };
     }
     case 'redis': {
@@ -59,7 +59,7 @@ export async function openStore(
       // Without an 'error' listener node-redis would crash the process on the first connection error.
       const client = createClient({ url }).on('error', (err: Error) => console.error(`redis: ${err.message}`));
       await client.connect();
-      const store = new RedisStore({ client });
+      const store = new RedisStore({ client, owner: 'user' });
       return {
         store,
         description: `Redis ${redact(url)}`,
@@ -72,13 +72,13 @@ export async function openStore(
     case 'postgres': {
       const { PostgresStore } = await import('../stores/postgres/index.js');
       const url = env.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-      const store = new PostgresStore({ conString: url, createTableIfMissing: true });
+      const store = new PostgresStore({ conString: url, createTableIfMissing: true, owner: 'user' });
       return { store, description: `PostgreSQL ${redact(url)}`, close: () => store.close() };
     }
     case 'mongo': {
       const { MongoStore } = await import('../stores/mongo/index.js');
       const url = env.MONGODB_URL ?? 'mongodb://127.0.0.1:27017/session-stores-example';
-      const store = new MongoStore({ mongoUrl: url });
+      const store = new MongoStore({ mongoUrl: url, owner: 'user' });
       return { store, description: `MongoDB ${redact(url)}`, close: () => store.close() };
     }
     default:

@@ -4,6 +4,7 @@ import session from 'express-session';
 import type { SessionData } from 'express-session';
 import { type Callback, settle } from './callback.js';
 import { Codec } from './codec.js';
+import { Encryption } from './encryption.js';
 import { Deadlines } from './deadlines.js';
 import { ErrorCode, SessionStoreError, backendError } from './errors.js';
 import { ExpiryCache } from './expiry-cache.js';
@@ -34,7 +35,11 @@ export interface OwnedSession {
 function ownerOf(owner: string | ((session: SessionData) => unknown) | undefined): ((session: SessionData) => unknown) | undefined {
   if (owner === undefined || typeof owner === 'function') return owner;
   const path = owner.split('.');
-  return (session) => path.reduce<unknown>((value, key) => (value === null || typeof value !== 'object' ? undefined : (value as Record<string, unknown>)[key]), session);
+  return (session) =>
+    path.reduce<unknown>(
+      (value, key) => (value === null || typeof value !== 'object' ? undefined : (value as Record<string, unknown>)[key]),
+      session,
+    );
 }
 
 /** What `all()` resolves to by default: sessions keyed by sid, as express-session's MemoryStore returns them. */
@@ -67,6 +72,8 @@ export const BASE_OPTIONS: OptionSpec = {
     reconnectCheckIntervalMs: num(1),
     revocationWindowMs: intervalMs,
     owner: either(str(), fn),
+    // Checked in full by Encryption's constructor.
+    encryption: (value: unknown) => value,
   },
 };
 
@@ -143,9 +150,10 @@ export abstract class SessionStore<Stored = unknown, All extends SessionMap | Se
   protected abstract _set(sid: string, data: Stored, expiresAt: number, now: number, context: WriteContext): Promise<void>;
   /**
    * Move the expiry of `sid` to `expiresAt` **only if** it exists and has not expired at `now`. Never creates a
-   * record and never changes its data. Resolves whether a record was touched.
+   * record and never changes its data. Resolves whether a record was touched. `owner` is the session's owner (the
+   * `owner` option) or null, for backends whose owner index expires on its own and must be kept alive with it.
    */
-  protected abstract _touch(sid: string, expiresAt: number, now: number): Promise<boolean>;
+  protected abstract _touch(sid: string, expiresAt: number, now: number, owner: string | null): Promise<boolean>;
   /**
    * Remove `sid`; a missing sid is not an error. With `tombstoneUntil` (revocation on), replace it instead with a
    * tombstone expiring then, in one atomic step: invisible to every read, and not replaceable by `_set` while it
@@ -210,7 +218,12 @@ export abstract class SessionStore<Stored = unknown, All extends SessionMap | Se
     this.#touchAfterMs = Math.round((options.touchAfter ?? 0) * 1000);
     this.#expiries = new ExpiryCache(this.#touchAfterMs > 0 ? (options.touchCacheSize ?? 10_000) : 0);
     this.serializer = options.serializer ?? (jsonSerializer as unknown as Serializer<Stored>);
-    this.#codec = new Codec(this.serializer, options.onDecodeError ?? 'miss', (err) => this.emitError(err));
+    this.#codec = new Codec(
+      this.serializer,
+      options.onDecodeError ?? 'miss',
+      (err) => this.emitError(err),
+      options.encryption === undefined ? undefined : new Encryption(options.encryption),
+    );
     this.#maxSidLength = options.maxSidLength ?? 1024;
     this.#maxSidBytes = backend.maxSidBytes ?? Infinity;
     this.#pruneBatchSize = options.pruneBatchSize ?? 1000;
@@ -330,7 +343,9 @@ export abstract class SessionStore<Stored = unknown, All extends SessionMap | Se
   /**
    * Resolves once the store is open: connected, its table or index created, its background work started. Optional:
    * every operation waits for it by itself; await it at startup to fail fast on a bad connection string or
-   * missing privileges. Rejects with `SESSION_STORE_BACKEND` (the reason is its `cause`), or `CLOSED`.
+   * missing privileges. Rejects with `SESSION_STORE_BACKEND` (the reason is its `cause`),
+   * `SESSION_STORE_TIMEOUT` when opening took longer than `operationTimeoutMs`, or `SESSION_STORE_CLOSED`. A failed
+   * open is tried again by the next operation.
    */
   ready(callback?: Callback<void>): Promise<void> {
     return settle(this.#life.ready(), callback);
@@ -497,7 +512,7 @@ export abstract class SessionStore<Stored = unknown, All extends SessionMap | Se
     assertSession(sess);
     const now = Date.now();
     const expiresAt = resolveExpiry(sess, this.ttl, now);
-    const data = this.#codec.encode(sess);
+    const data = this.#codec.encode(sid, sess);
     const context: WriteContext = { owner: this.#ownerId(sess), guarded: this.#revocationMs !== false };
     return this.#op('set', async () => {
       if (expiresAt <= now) {
@@ -522,8 +537,9 @@ export abstract class SessionStore<Stored = unknown, All extends SessionMap | Se
       // Skip only while the stored expiry is still in the future and would move forward by less than the window.
       if (known !== undefined && known > now && expiresAt >= known && expiresAt - known < this.#touchAfterMs) return;
     }
+    const owner = this.#ownerId(sess);
     return this.#op('touch', async () => {
-      const touched = await this.#hook('touch', () => this._touch(sid, expiresAt, now));
+      const touched = await this.#hook('touch', () => this._touch(sid, expiresAt, now, owner));
       if (touched) this.#expiries.set(sid, expiresAt);
       else this.#expiries.delete(sid);
     });

@@ -38,16 +38,23 @@ interface State {
   visits: number;
   sid: string | null;
   sessions: number;
+  devices: Array<{ sid: string; device: string; lastSeen: number | null; current: boolean }> | null;
 }
 
 /** A browser's cookie jar for one user: just the `sid` cookie. */
 class Browser {
   cookie: string | undefined;
 
+  constructor(
+    private readonly origin: string = base,
+    private readonly agent = 'test browser',
+  ) {}
+
   async request(path: string, init: RequestInit = {}): Promise<Response> {
     const headers = new Headers(init.headers);
     if (this.cookie) headers.set('cookie', this.cookie);
-    const res = await fetch(base + path, { ...init, headers, redirect: 'manual' });
+    headers.set('user-agent', this.agent);
+    const res = await fetch(this.origin + path, { ...init, headers, redirect: 'manual' });
     for (const line of res.headers.getSetCookie()) {
       const [pair] = line.split(';');
       const value = pair!.slice(pair!.indexOf('=') + 1);
@@ -68,7 +75,7 @@ class Browser {
 describe('example app', () => {
   it('runs login → visit counter → regenerate → logout over HTTP', async () => {
     const ada = new Browser();
-    expect(await ada.state()).toEqual({ user: null, visits: 0, sid: null, sessions: 0 });
+    expect(await ada.state()).toEqual({ user: null, visits: 0, sid: null, sessions: 0, devices: null });
     expect(ada.cookie).toBeUndefined(); // saveUninitialized: false
 
     const home = await ada.request('/');
@@ -110,8 +117,42 @@ describe('example app', () => {
     const logout = await ada.post('/logout');
     expect(logout.status).toBe(303);
     expect(ada.cookie).toBeUndefined();
-    expect(await ada.state()).toEqual({ user: null, visits: 0, sid: null, sessions: 1 });
+    expect(await ada.state()).toEqual({ user: null, visits: 0, sid: null, sessions: 1, devices: null });
     expect(await opened.store.length()).toBe(1);
+  });
+
+  it('your sessions and "log out everywhere else" (a store with an owner index)', async () => {
+    const memory = await openStore('memory', {});
+    const app = createApp(memory.store, { secret: 'test secret' }).listen(0, '127.0.0.1');
+    await new Promise<void>((resolve) => app.once('listening', resolve));
+    const origin = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
+    try {
+      expect(memory.store.supports.owners).toBe(true);
+      const laptop = new Browser(origin, 'Laptop');
+      const phone = new Browser(origin, 'Phone');
+      const other = new Browser(origin, 'Someone else');
+      await laptop.post('/login', { name: 'Ann' });
+      await phone.post('/login', { name: 'Ann' });
+      await other.post('/login', { name: 'Cy' });
+      const seen = await laptop.state();
+      expect(seen.devices!.map((d) => [d.device, d.current])).toEqual([
+        ['Laptop', true],
+        ['Phone', false],
+      ]);
+      expect(seen.devices!.every((d) => typeof d.lastSeen === 'number')).toBe(true);
+      expect(await (await laptop.request('/')).text()).toContain('Log out everywhere else');
+
+      const res = await laptop.request('/logout-others', { method: 'POST', headers: { accept: 'application/json' } });
+      expect(await res.json()).toEqual({ ok: true });
+      expect((await laptop.state()).devices!.map((d) => d.device)).toEqual(['Laptop']);
+      expect(await phone.state()).toMatchObject({ user: null });
+      expect(await other.state()).toMatchObject({ user: 'Cy' });
+      // Anonymous visitors cannot log anyone out.
+      expect((await new Browser(origin).post('/logout-others')).status).toBe(400);
+    } finally {
+      await new Promise<void>((resolve) => app.close(() => resolve()));
+      await memory.close();
+    }
   });
 
   it('rejects an empty or overlong name', async () => {

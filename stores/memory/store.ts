@@ -112,7 +112,8 @@ export class MemoryStore<Stored = string> extends SessionStore<Stored, SessionMa
   protected override async _destroy(sid: string, _now: number, tombstoneUntil: number | null): Promise<void> {
     const entry = this.#sessions.get(sid);
     if (entry) this.#remove(sid, entry);
-    if (tombstoneUntil !== null) this.#sessions.set(sid, { data: undefined as Stored, expiresAt: tombstoneUntil, used: false, revoked: true });
+    if (tombstoneUntil !== null)
+      this.#sessions.set(sid, { data: undefined as Stored, expiresAt: tombstoneUntil, used: false, revoked: true });
   }
 
   protected override async *_entries(): AsyncIterable<[string, StoredRecord<Stored>]> {

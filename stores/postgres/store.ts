@@ -30,9 +30,10 @@ export interface PostgresStoreOptions extends BaseStoreOptions<string> {
   /** Schema of the table. Default: none, i.e. the first schema of the `search_path` (usually `public`). */
   schemaName?: string;
   /**
-   * Table name. Default `'session'`, connect-pg-simple's. Any text is safe: names are always quoted. A
-   * schema-qualified `'schema.table'` is taken as such only when `schemaName` is not given (connect-pg-simple
-   * reads it the same way).
+   * Table name. Default `'session'`, connect-pg-simple's. Any text is safe: names are always quoted, so a plain
+   * `'app.session'` is one table whose name contains a dot (as in connect-pg-simple), not table `session` of
+   * schema `app`: use `schemaName` for that. connect-pg-simple's deprecated quoted form `'app"."session'` is read
+   * as schema `app`, table `session`, when `schemaName` is not given.
    */
   tableName?: string;
   /**

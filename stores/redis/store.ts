@@ -1,16 +1,17 @@
 import { ErrorCode, SessionStoreError } from '../../shared/errors.js';
 import { any, bool, num, renamed, str } from '../../shared/options.js';
 import { type SessionList, SessionStore, storeOptions } from '../../shared/store.js';
-import type { BaseStoreOptions, StoredRecord } from '../../shared/types.js';
-import type { RedisAdapter } from './adapter.js';
-import { type IoRedisLike, ioredisAdapter, isIoRedis } from './adapter-ioredis.js';
+import type { BaseStoreOptions, StoredRecord, WriteContext } from '../../shared/types.js';
+import { RedisCommands } from './commands.js';
+import type { RedisConnection } from './connection.js';
+import { type IoRedisLike, ioredisConnection, isIoRedis } from './connection-ioredis.js';
 import {
   type NodeRedisClientLike,
   type NodeRedisClusterLike,
   isNodeRedisClient,
   isNodeRedisCluster,
-  nodeRedisAdapter,
-} from './adapter-node-redis.js';
+  nodeRedisConnection,
+} from './connection-node-redis.js';
 
 /**
  * A Redis client: an ioredis `Redis` or `Cluster`, or a node-redis v4–v6 client (`createClient`) or cluster
@@ -36,12 +37,18 @@ export interface RedisStoreOptions extends BaseStoreOptions<string> {
   disableTTL?: boolean;
   /** The `COUNT` hint of each `SCAN` in `all()`, `ids()`, `length()` and `clear()`: keys per batch. Default 100. */
   scanCount?: number;
+  /**
+   * Prefix of the owner index keys (the `owner` option): one Redis set per owner, `ownerPrefix + owner`, holding the
+   * owner's sids and expiring with the last of them. Default `'owners:' + prefix`. It must not start with `prefix`
+   * (the sets would then be listed as sessions, by this store and by connect-redis).
+   */
+  ownerPrefix?: string;
   /** @deprecated The old name of `operationTimeoutMs`. */
   commandTimeout?: number;
 }
 
 const OPTIONS = {
-  options: { client: any, prefix: str(), disableTTL: bool, scanCount: num(1, { integer: true }) },
+  options: { client: any, prefix: str(), disableTTL: bool, scanCount: num(1, { integer: true }), ownerPrefix: str() },
   aliases: { commandTimeout: renamed('operationTimeoutMs') },
 };
 
@@ -58,6 +65,13 @@ const OPTIONS = {
  * quickly. On a node-redis client the store listens to `'error'` (the only sign of a reconnect strategy giving
  * up), so an unobserved Redis error no longer crashes the process: add your own listener to log them.
  *
+ * Logout is final (`revocationWindowMs`): `destroy()` replaces the key with a tombstone, an empty string expiring
+ * at the end of the window, and `set()` is a small script that writes only when the key is not a tombstone (one
+ * round trip, atomic). connect-redis reads an empty value as no session. A late `touch()` of a tombstone may extend
+ * it, never beyond the expiry the session itself would have had. With the `owner` option, each owner's sids are
+ * kept in a set (`ownerPrefix + owner`) written together with the session and expiring with its last session;
+ * entries of destroyed sessions are dropped when `sessionsOf()` meets them.
+ *
  * @example
  * ```ts
  * import { createClient } from 'redis';
@@ -67,24 +81,27 @@ const OPTIONS = {
  * ```
  */
 export class RedisStore extends SessionStore<string, SessionList> {
-  /** The prefix of every key of this store. */
+  /** The prefix of every session key of this store. */
   readonly prefix: string;
+  /** The prefix of the owner index sets (see the `ownerPrefix` option). */
+  readonly ownerPrefix: string;
   /** The client passed in (never closed by the store). */
   readonly client: RedisClient;
   /** Keys per `SCAN` batch. */
   readonly scanCount: number;
   /** Whether keys are written without an expiry. */
   readonly disableTTL: boolean;
-  readonly #redis: RedisAdapter;
+  readonly #connection: RedisConnection;
+  readonly #redis: RedisCommands;
   #unwatch: (() => void) | undefined;
 
   /** @param options the options, or just the client (then every option has its default) */
   constructor(options: RedisStoreOptions | RedisClient) {
     const opts = storeOptions<RedisStoreOptions>(isClient(options) ? { client: options } : options, OPTIONS);
     const client = opts.client;
-    let redis: RedisAdapter;
-    if (isIoRedis(client)) redis = ioredisAdapter(client);
-    else if (isNodeRedisCluster(client) || isNodeRedisClient(client)) redis = nodeRedisAdapter(client);
+    let connection: RedisConnection;
+    if (isIoRedis(client)) connection = ioredisConnection(client);
+    else if (isNodeRedisCluster(client) || isNodeRedisClient(client)) connection = nodeRedisConnection(client);
     else {
       throw new SessionStoreError(
         ErrorCode.INVALID_OPTION,
@@ -92,65 +109,106 @@ export class RedisStore extends SessionStore<string, SessionList> {
       );
     }
     const prefix = opts.prefix ?? 'sess:';
-    const keyPrefix = isIoRedis(client) ? (client.options?.keyPrefix ?? '') : '';
+    const ownerPrefix = opts.ownerPrefix ?? `owners:${prefix}`;
+    if (ownerPrefix.startsWith(prefix) || prefix.startsWith(ownerPrefix)) {
+      throw new SessionStoreError(
+        ErrorCode.INVALID_OPTION,
+        `ownerPrefix ${JSON.stringify(ownerPrefix)} and prefix ${JSON.stringify(prefix)} overlap: owner sets would be read as sessions`,
+      );
+    }
     super(opts, {
       name: 'redis',
-      namespace: keyPrefix + prefix,
-      capabilities: { nativeExpiry: true, touch: opts.disableTTL !== true },
+      namespace: connection.keyPrefix + prefix,
+      capabilities: { nativeExpiry: true, touch: opts.disableTTL !== true, revocation: true },
       // connect-redis' shape: a list of sessions, each with its id.
       allAsList: true,
     });
-    this.#redis = redis;
+    this.#connection = connection;
+    this.#redis = new RedisCommands(connection);
     this.client = client;
     this.prefix = prefix;
+    this.ownerPrefix = ownerPrefix;
     this.scanCount = opts.scanCount ?? 100;
     this.disableTTL = opts.disableTTL === true;
   }
 
   protected override async _open(): Promise<void> {
-    this.#unwatch = this.#redis.watch((up) => this.setConnected(up));
+    this.#unwatch = this.#connection.watch((up) => this.setConnected(up));
     // A node-redis client before connect() fails every command ("The client is closed"): say so until it is ready.
-    if (!this.#redis.usable()) this.setConnected(false);
+    if (!this.#connection.usable()) this.setConnected(false);
   }
 
   protected override async _get(sid: string): Promise<StoredRecord<string> | null> {
-    const [data, at] = await this.#run(() => this.#redis.readOne(this.prefix + sid));
-    if (data === null) return null;
-    return { data, expiresAt: at >= 0 ? at : null };
+    return record(await this.#run(() => this.#redis.readOne(this.prefix + sid)));
   }
 
-  protected override async _set(sid: string, data: string, expiresAt: number): Promise<void> {
-    await this.#run(() => this.#redis.set(this.prefix + sid, data, this.disableTTL ? null : Math.ceil(expiresAt)));
+  protected override async _set(sid: string, data: string, expiresAt: number, _now: number, context: WriteContext): Promise<void> {
+    const at = this.disableTTL ? null : Math.ceil(expiresAt);
+    await this.#run(() =>
+      Promise.all([
+        this.#redis.set(this.prefix + sid, data, at, context.guarded),
+        context.owner === null ? undefined : this.#redis.ownerAdd(this.ownerPrefix + context.owner, sid, at),
+      ]),
+    );
   }
 
-  protected override async _touch(sid: string, expiresAt: number): Promise<boolean> {
-    return this.#run(() => this.#redis.pexpireat(this.prefix + sid, Math.ceil(expiresAt)));
+  protected override async _touch(sid: string, expiresAt: number, _now: number, owner: string | null): Promise<boolean> {
+    const at = Math.ceil(expiresAt);
+    const [touched] = await this.#run(() =>
+      Promise.all([
+        this.#redis.pexpireat(this.prefix + sid, at),
+        // The owner's set must live as long as its longest session, touched ones included.
+        owner === null ? undefined : this.#redis.ownerAdd(this.ownerPrefix + owner, sid, at),
+      ]),
+    );
+    return touched;
   }
 
-  protected override async _destroy(sid: string): Promise<void> {
-    await this.#run(() => this.#redis.del([this.prefix + sid]));
+  protected override async _destroy(sid: string, _now: number, tombstoneUntil: number | null): Promise<void> {
+    const key = this.prefix + sid;
+    await this.#run(() => (tombstoneUntil === null ? this.#redis.del([key]) : this.#redis.tombstone(key, Math.ceil(tombstoneUntil))));
   }
 
   protected override async *_entries(): AsyncIterable<[string, StoredRecord<string>]> {
     for await (const keys of this.#scan()) {
       const values = await this.#run(() => this.#redis.read(keys));
       for (let i = 0; i < keys.length; i++) {
-        const [data, at] = values[i]!;
-        // Missing: destroyed or expired since the SCAN saw it.
-        if (data !== null) yield [keys[i]!.slice(this.prefix.length), { data, expiresAt: at >= 0 ? at : null }];
+        // Missing (destroyed or expired since the SCAN saw it) or a tombstone: not a session.
+        const found = record(values[i]!);
+        if (found) yield [keys[i]!.slice(this.prefix.length), found];
       }
     }
   }
 
   protected override async *_ids(): AsyncIterable<string> {
-    // SCAN already skips keys Redis considers expired; the base removes the repeats SCAN may return.
-    for await (const keys of this.#scan()) for (const key of keys) yield key.slice(this.prefix.length);
+    // SCAN already skips keys Redis considers expired; the base removes the repeats SCAN may return. Tombstones
+    // (and keys deleted since) have length 0.
+    for await (const keys of this.#scan()) {
+      const lengths = await this.#run(() => this.#redis.lengths(keys));
+      for (let i = 0; i < keys.length; i++) if (lengths[i]! > 0) yield keys[i]!.slice(this.prefix.length);
+    }
+  }
+
+  protected override async *_sessionsOf(owner: string): AsyncIterable<[string, StoredRecord<string>]> {
+    const ownerKey = this.ownerPrefix + owner;
+    const sids = await this.#run(() => this.#redis.ownerMembers(ownerKey));
+    const values = await this.#run(() => this.#redis.read(sids.map((sid) => this.prefix + sid)));
+    const stale: string[] = [];
+    for (let i = 0; i < sids.length; i++) {
+      const found = record(values[i]!);
+      if (found) yield [sids[i]!, found];
+      else stale.push(sids[i]!);
+    }
+    // Destroyed or expired sessions leave their sid in the set: drop the ones met here.
+    await this.#run(() => this.#redis.ownerRemove(ownerKey, stale));
   }
 
   protected override async *_clear(): AsyncIterable<number> {
-    for await (const keys of this.#scan()) {
-      await this.#run(() => this.#redis.del(keys));
-      yield keys.length;
+    for (const prefix of [this.prefix, this.ownerPrefix]) {
+      for await (const keys of this.#redis.scan(prefix, this.scanCount)) {
+        await this.#run(() => this.#redis.del(keys));
+        yield keys.length;
+      }
     }
   }
 
@@ -162,7 +220,7 @@ export class RedisStore extends SessionStore<string, SessionList> {
     this.#unwatch?.();
   }
 
-  /** SCAN batches (the base bounds each step in time). */
+  /** SCAN batches of session keys (the base bounds each step in time). */
   #scan(): AsyncIterable<string[]> {
     return this.#redis.scan(this.prefix, this.scanCount);
   }
@@ -172,6 +230,12 @@ export class RedisStore extends SessionStore<string, SessionList> {
     if (!this.connected) return Promise.reject(new Error('the Redis client is not connected'));
     return command();
   }
+}
+
+/** A read reply as a record: null for a missing key or a tombstone (an empty value). */
+function record([data, at]: [string | null, number]): StoredRecord<string> | null {
+  if (data === null || data === '') return null;
+  return { data, expiresAt: at >= 0 ? at : null };
 }
 
 function isClient(value: unknown): value is RedisClient {

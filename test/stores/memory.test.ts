@@ -6,7 +6,8 @@ conformance({
   name: 'MemoryStore',
   test: it,
   describe,
-  factory: (hints) => new MemoryStore({ ttl: hints?.ttl, touchAfter: hints?.touchAfter, disableTouch: hints?.disableTouch, owner: hints?.owner }),
+  factory: (hints) =>
+    new MemoryStore({ ttl: hints?.ttl, touchAfter: hints?.touchAfter, disableTouch: hints?.disableTouch, owner: hints?.owner }),
 });
 
 describe('MemoryStore specifics', () => {

@@ -26,7 +26,12 @@ function summary(list: Outcome[]): string {
   return [...counts].map(([k, n]) => `${n}×${k}`).join(', ');
 }
 
-type Outcome = { phase: 'up' | 'stopping' | 'down' | 'starting' | 'back'; status: number | 'error'; user: string | null };
+type Outcome = {
+  phase: 'up' | 'stopping' | 'down' | 'starting' | 'back';
+  status: number | 'error';
+  user: string | null;
+  error?: string;
+};
 
 describe.skipIf(!server)('RedisStore: Redis stops and starts under load', () => {
   const unhandled: unknown[] = [];
@@ -117,6 +122,8 @@ describe.skipIf(!server)('RedisStore: Redis stops and starts under load', () => 
         res.json({ user: (req.session as unknown as { user?: string } | undefined)?.user ?? null });
       });
       app.use((_err: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+        // express-session reports a failed save after the response has gone out: nothing left to answer then.
+        if (res.headersSent) return;
         res.status(500).json({ error: 'store unavailable' });
       });
       const http: Server = app.listen(0, '127.0.0.1');
@@ -150,8 +157,9 @@ describe.skipIf(!server)('RedisStore: Redis stops and starts under load', () => 
               });
               const body = (await res.json()) as { user?: string | null };
               outcomes.push({ phase: at, status: res.status, user: body.user ?? null });
-            } catch {
-              outcomes.push({ phase: at, status: 'error', user: null });
+            } catch (err) {
+              const cause = (err as { cause?: unknown }).cause;
+              outcomes.push({ phase: at, status: 'error', user: null, error: `${String(err)} ${cause ? String(cause) : ''}` });
             }
             await sleep(10);
           }

@@ -50,11 +50,36 @@ describe.skipIf(!redis)('RedisStore ⇄ connect-redis 9', () => {
       json({ ...written, cookie: { ...written.cookie, expires: null } }),
     );
     expect(await ours.ids()).toContain('cr-1');
-    expect(Object.keys(await ours.all())).toContain('cr-1');
+    expect((await ours.all()).map((s) => s.id)).toContain('cr-1');
     await ours.touch('cr-1', sess(expires + 5_000, { user: 'ann' }));
     expect(await client.sendCommand(['PEXPIRETIME', `${prefix}cr-1`])).toBe(expires + 5_000);
     await ours.destroy('cr-1');
     expect(await theirs.get('cr-1')).toBeNull();
+  });
+
+  it('connect-redis never reads a tombstone or an owner set as a session', async () => {
+    const owned = new RedisStore({ client: client as unknown as RedisClient, prefix, owner: 'user' });
+    try {
+      await owned.set('tomb', sess(Date.now() + HOUR, { user: 'zoe' }));
+      await owned.set('kept', sess(Date.now() + HOUR, { user: 'zoe' }));
+      await owned.destroy('tomb');
+      expect(await client.get(`${prefix}tomb`)).toBe('');
+      expect(await theirs.get('tomb')).toBeNull();
+      const listed = ((await theirs.all()) as Array<{ id: string }>).map((s) => s.id);
+      expect(listed).toContain('kept');
+      expect(listed).not.toContain('tomb');
+      // connect-redis' ids() and length() count keys, so they include the tombstone; ours do not.
+      expect(await owned.ids()).not.toContain('tomb');
+      // The owner set lives outside the prefix: connect-redis never meets it.
+      expect(await client.exists(`${owned.ownerPrefix}zoe`)).toBe(1);
+      expect(((await theirs.ids()) as string[]).some((id) => id.includes('zoe'))).toBe(false);
+      // connect-redis' own destroy of a tombstone just deletes it.
+      await theirs.destroy('tomb');
+      expect(await client.exists(`${prefix}tomb`)).toBe(0);
+      await theirs.destroy('kept');
+    } finally {
+      await owned.close();
+    }
   });
 
   it('connect-redis reads, lists, touches and destroys what RedisStore wrote', async () => {

@@ -148,7 +148,8 @@ for (const family of families) {
         await store.destroy(sid);
         await store.close();
       }
-      expect(await raw.exists(`sess:${sid}`)).toBe(0);
+      // A tombstone, which connect-redis reads as no session.
+      expect(await raw.get(`sess:${sid}`)).toBe('');
     });
 
     it('stores the exact millisecond expiry (PXAT) and touch moves it exactly (PEXPIREAT)', async () => {
@@ -174,9 +175,53 @@ for (const family of families) {
       await new Promise((r) => setTimeout(r, 50));
       await store.touch('gone', sess(Date.now() + HOUR));
       await store.touch('destroyed', sess(Date.now() + HOUR));
-      // One key per EXISTS: on a cluster the two keys live in different slots.
+      // One key per command: on a cluster the two keys live in different slots.
       expect(await raw.exists(`${store.prefix}gone`)).toBe(0);
-      expect(await raw.exists(`${store.prefix}destroyed`)).toBe(0);
+      // The destroyed one is a tombstone (an empty value): never a session again, whatever touch did to it.
+      expect(await raw.get(`${store.prefix}destroyed`)).toBe('');
+      expect(await store.get('destroyed')).toBeNull();
+      await store.set('destroyed', sess(Date.now() + HOUR, { late: true }));
+      expect(await raw.get(`${store.prefix}destroyed`)).toBe('');
+    });
+
+    it('destroy() leaves a tombstone expiring at the end of revocationWindowMs; without revocation it deletes', async () => {
+      const store = open({ revocationWindowMs: 60_000 });
+      await store.set('t', sess(Date.now() + HOUR));
+      const before = Date.now();
+      await store.destroy('t');
+      const at = Number(await raw.call('PEXPIRETIME', `${store.prefix}t`));
+      expect(at).toBeGreaterThanOrEqual(before + 60_000);
+      expect(at).toBeLessThanOrEqual(Date.now() + 60_000 + 1);
+      expect(await store.ids()).toEqual([]);
+      expect(await store.all()).toEqual([]);
+      const plain = open({ revocationWindowMs: false });
+      expect(plain.supports.revocation).toBe(false);
+      await plain.set('p', sess(Date.now() + HOUR));
+      await plain.destroy('p');
+      expect(await raw.exists(`${plain.prefix}p`)).toBe(0);
+      await plain.set('p', sess(Date.now() + HOUR, { again: true }));
+      expect(await plain.get('p')).not.toBeNull();
+    });
+
+    it('owner sets: outside the session prefix, expire with their last session, stale sids dropped', async () => {
+      const store = open({ owner: 'user' });
+      expect(store.ownerPrefix).toBe(`owners:${store.prefix}`);
+      const far = Date.now() + HOUR;
+      await store.set('o1', sess(far, { user: 'ann' }));
+      await store.set('o2', sess(Date.now() + 60_000, { user: 'ann' }));
+      const setKey = `${store.ownerPrefix}ann`;
+      expect((await raw.smembers(setKey)).sort()).toEqual(['o1', 'o2']);
+      expect(Number(await raw.call('PEXPIRETIME', setKey))).toBe(Math.ceil(far));
+      // A touch beyond the set's expiry keeps the set alive with the session.
+      await store.touch('o2', sess(far + 5_000, { user: 'ann' }));
+      expect(Number(await raw.call('PEXPIRETIME', setKey))).toBe(Math.ceil(far + 5_000));
+      expect(await store.ids()).not.toContain('ann');
+      await store.destroy('o1');
+      expect((await store.sessionsOf('ann')).map((s) => s.sid)).toEqual(['o2']);
+      expect(await raw.smembers(setKey)).toEqual(['o2']);
+      expect(() => open({ prefix: 'a:', ownerPrefix: 'a:owners:' })).toThrow(/overlap/);
+      await store.clear();
+      expect(await raw.exists(setKey)).toBe(0);
     });
 
     it('disableTTL writes keys without expiry and touch leaves them so', async () => {
@@ -238,7 +283,14 @@ for (const family of families) {
 describe.skipIf(!redis)('RedisStore: one round trip per operation (MONITOR)', () => {
   for (const which of ['ioredis', 'node-redis'] as const) {
     // get() writes GET and PEXPIRETIME together, without waiting for the first reply: one round trip.
-    it(`set, touch and destroy send one command each, get() two pipelined (${which})`, async () => {
+    it.each([
+      ['with revocation', {}, { set: ['EVALSHA'], get: ['GET', 'PEXPIRETIME'], touch: ['PEXPIREAT'], destroy: ['SET'] }],
+      [
+        'without revocation',
+        { revocationWindowMs: false as const },
+        { set: ['SET'], get: ['GET', 'PEXPIRETIME'], touch: ['PEXPIREAT'], destroy: ['DEL'] },
+      ],
+    ])(`set, touch and destroy send one command each, get() two pipelined (${which}, %s)`, async (_mode, options, expected) => {
       const prefix = `${uniqueName('rt')}:`;
       const client =
         which === 'ioredis'
@@ -253,7 +305,7 @@ describe.skipIf(!redis)('RedisStore: one round trip per operation (MONITOR)', ()
         // Commands a script runs show up with source "lua": they are not round trips.
         if (!source.includes('lua') && args.some((a) => a.includes(prefix))) seen.push(args);
       });
-      const store = new RedisStore({ client, prefix });
+      const store = new RedisStore({ client, prefix, ...options });
       try {
         const expires = Date.now() + HOUR;
         const ops: Array<[string, number, () => Promise<unknown>]> = [
@@ -270,7 +322,7 @@ describe.skipIf(!redis)('RedisStore: one round trip per operation (MONITOR)', ()
           while (seen.length < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
           counts[name] = seen.splice(0).map((args) => args[0]!.toUpperCase());
         }
-        expect(counts).toEqual({ set: ['SET'], get: ['GET', 'PEXPIRETIME'], touch: ['PEXPIREAT'], destroy: ['DEL'] });
+        expect(counts).toEqual(expected);
       } finally {
         await store.close();
         monitorConn.disconnect();

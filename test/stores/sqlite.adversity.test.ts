@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SQLiteStore } from '../../stores/sqlite/index.js';
-import { worstStall } from '../stall.js';
+import { bulkWithoutStalls, worstStall } from '../stall.js';
 import { HOUR, sess } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sqlite-adversity-'));
@@ -43,18 +43,20 @@ describe('SQLiteStore: a lock held by another process', () => {
     await released;
     console.log(`[sqlite lock] set() waited ${waited} ms for a 2000 ms lock; worst event-loop stall ${stallMs.toFixed(1)} ms`);
     expect(await store.get('s')).toMatchObject({ v: 1 });
-    expect(stallMs).toBeLessThan(250);
+    // A synchronous wait would stand still for the whole 2000 ms; half of it leaves room for a loaded machine.
+    expect(stallMs).toBeLessThan(1000);
     await store.close();
   });
 
   it('gives up after busyTimeoutMs with an error, still without freezing the process', async () => {
     const file = join(dir, 'busy.db');
-    const store = new SQLiteStore({ filename: file, busyTimeoutMs: 300 });
+    const store = new SQLiteStore({ filename: file, busyTimeoutMs: 2000, operationTimeoutMs: 10_000 });
     await store.ready();
     const { released } = await lockFor(file, 3000);
     const { result: err, stallMs } = await worstStall(() => store.set('s', sess(Date.now() + HOUR)).catch((e: unknown) => e));
     expect(err).toMatchObject({ code: 'SESSION_STORE_BACKEND', cause: expect.objectContaining({ code: 'SQLITE_BUSY' }) });
-    expect(stallMs).toBeLessThan(250);
+    // A synchronous wait would stand still for the whole 2000 ms busy timeout.
+    expect(stallMs).toBeLessThan(1000);
     await released;
     await store.set('s', sess(Date.now() + HOUR));
     await store.close();
@@ -75,25 +77,7 @@ describe('SQLiteStore: bulk operations over many sessions', () => {
     })();
     // The seeding wrote a huge WAL; checkpoint it now, or the first write measured below pays for it.
     store.client.pragma('wal_checkpoint(TRUNCATE)');
-    const stalls: Record<string, number> = {};
-    const ids = await worstStall(() => store.ids());
-    stalls.ids = ids.stallMs;
-    expect(ids.result).toHaveLength(COUNT / 2);
-    const all = await worstStall(() => store.all());
-    stalls.all = all.stallMs;
-    expect(Object.keys(all.result)).toHaveLength(COUNT / 2);
-    const length = await worstStall(() => store.length());
-    stalls.length = length.stallMs;
-    expect(length.result).toBe(COUNT / 2);
-    const pruned = await worstStall(() => store.prune());
-    stalls.prune = pruned.stallMs;
-    expect(pruned.result).toBe(COUNT / 2);
-    stalls.clear = (await worstStall(() => store.clear())).stallMs;
-    expect(await store.length()).toBe(0);
-    console.log(
-      `[sqlite bulk] ${COUNT} sessions, worst event-loop stall (ms): ${JSON.stringify(stalls, (_, v: unknown) => (typeof v === 'number' ? Math.round(v) : v))}`,
-    );
-    for (const [op, ms] of Object.entries(stalls)) expect(ms, op).toBeLessThan(250);
+    await bulkWithoutStalls('sqlite', store, { listed: COUNT / 2, live: COUNT / 2, expired: COUNT / 2 });
     await store.close();
   });
 });
