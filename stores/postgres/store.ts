@@ -62,8 +62,11 @@ export interface PostgresStoreOptions extends BaseStoreOptions<string> {
   pruneSessionRandomizedInterval?: false | ((intervalMs: number) => number);
   /** Called with background failures (pruning, pool errors), like connect-pg-simple's `errorLog`. Default: none. */
   errorLog?: (...args: unknown[]) => void;
-  /** Not supported: pass pg-promise's underlying pool as `client: db.$pool`. */
-  pgPromise?: never;
+  /**
+   * A pg-promise database object (connect-pg-simple's option): the store uses its pool (`db.$pool`), a `pg.Pool`,
+   * and never ends it. Same as `client: db.$pool`.
+   */
+  pgPromise?: { $pool: unknown };
 }
 
 const OPTIONS = {
@@ -77,11 +80,18 @@ const OPTIONS = {
     createTableIfMissing: bool,
     errorLog: fn,
     pruneSessionRandomizedInterval: either(oneOf(false), fn),
-    pgPromise: () => {
-      throw new SessionStoreError(ErrorCode.INVALID_OPTION, 'pgPromise is not supported: pass its pool instead (`client: db.$pool`)');
-    },
   },
   aliases: {
+    pgPromise: {
+      to: 'client',
+      convert: (db: unknown, name: string) => {
+        const pool = (db as { $pool?: unknown } | null)?.$pool;
+        if (typeof pool !== 'object' || pool === null) {
+          throw new SessionStoreError(ErrorCode.INVALID_OPTION, `${name} must be a pg-promise database object (with $pool)`);
+        }
+        return pool;
+      },
+    },
     pool: renamed('client'),
     connectionString: renamed('conString'),
     schema: renamed('layout'),

@@ -126,6 +126,18 @@ describe.skipIf(!server)(`PostgresStore [${server?.description}]`, () => {
       expect(await store.get('a')).toMatchObject({ n: 1 });
     });
 
+    it("accepts connect-pg-simple's pgPromise option: the database object's pool ($pool), never ended", async () => {
+      // What pg-promise's database object exposes: its pg.Pool as $pool.
+      const db = { $pool: pool };
+      const store = new PostgresStore({ pgPromise: db, schemaName: schema.name, tableName: uniqueName('pgp'), createTableIfMissing: true });
+      expect(store.client).toBe(pool);
+      await store.set('p', sess(Date.now() + HOUR, { via: 'pg-promise' }));
+      expect(await store.get('p')).toMatchObject({ via: 'pg-promise' });
+      await store.client.query(`DROP TABLE ${store.table}`);
+      await store.close();
+      expect((await pool.query('SELECT 1 AS one')).rows[0].one).toBe(1);
+    });
+
     it('rejects invalid options at construction', () => {
       const bad: Array<[PostgresStoreOptions, RegExp]> = [
         [{ pool, tableName: 'a\u0000b' }, /NUL/],
