@@ -24,6 +24,29 @@ export function lifecycle(opts: ConformanceOptions): void {
       await client.close();
     });
 
+    test('close() during 100 operations in flight resolves after they all settled, each cleanly', ['close'], async ({ client, caps }) => {
+      const ids = Array.from({ length: 50 }, () => sid());
+      await Promise.all(ids.map((id) => client.set(id, sess({ v: 1 }))));
+      const settled = new Set<number>();
+      // Half writes, half reads, all issued before close() and none awaited.
+      const ops = ids.flatMap((id, i) => [
+        client.attempt('set', id, sess({ v: 2 })).then((out) => (settled.add(2 * i), out)),
+        client.attempt('get', id).then((out) => (settled.add(2 * i + 1), out)),
+      ]);
+      await client.close();
+      assert.equal(
+        settled.size,
+        ops.length,
+        `close() resolved with ${ops.length - settled.size} of ${ops.length} operations still pending`,
+      );
+      for (const out of await Promise.all(ops)) {
+        assert.ok(!out.threw, `an operation in flight threw synchronously: ${show(out.err)}`);
+        // In flight when close() was called: it completes, or (at the most) fails as closed, never otherwise.
+        if (out.err && caps.sessionStoreErrors)
+          assert.equal(codeOf(out.err), CLOSED, `an operation in flight failed with ${show(out.err)}`);
+      }
+    });
+
     for (const [method, needs, args] of METHOD_CALLS) {
       test(`${method}() after close() fails with ${CLOSED}`, ['close', 'sessionStoreErrors', ...needs], async ({ client }) => {
         await client.close();
