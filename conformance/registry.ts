@@ -122,7 +122,8 @@ async function run(
   return [];
 }
 
-async function tearDown(opts: ConformanceOptions, client: Client): Promise<void> {
+/** Releases one store: the module's `teardown`, else `close()` unless the test closed it. */
+export async function tearDown(opts: Pick<ConformanceOptions, 'teardown'>, client: Client): Promise<void> {
   if (opts.teardown) return opts.teardown(client.store);
   const close = (client.store as unknown as { close?: () => unknown }).close;
   if (client.closed || typeof close !== 'function') return;
