@@ -91,6 +91,12 @@ async function run(
   try {
     const client = await open(hints);
     const caps = resolveCapabilities(client.store, opts.capabilities, hints);
+    // A store that reports no touch support whatever the hint (no touch() at all) did not honour disableTouch:
+    // the hint must make the difference, so compare with a store made without it.
+    if (caps.disableTouch && hints?.disableTouch && opts.capabilities?.disableTouch === undefined) {
+      const plain = await open({ ...hints, disableTouch: undefined });
+      if (!resolveCapabilities(plain.store, opts.capabilities).touch) caps.disableTouch = false;
+    }
     missing = needs
       .filter((need) => !caps[need])
       .map((need) => (hints && HINTED[need] ? `${need} (the factory ignores the ${HINTED[need]} hint)` : need));
