@@ -75,6 +75,8 @@ async function main(argv: string[]): Promise<number> {
         storesCreated += 1;
         return mod.factory(hints);
       },
+      // Leave nothing in the user's database: each store is cleared (its namespace only) before its teardown.
+      clearAfter: true,
       groups: values.group
         ?.split(',')
         .map((g) => g.trim())

@@ -128,8 +128,26 @@ async function run(
   return [];
 }
 
-/** Releases one store: the module's `teardown`, else `close()` unless the test closed it. */
-export async function tearDown(opts: Pick<ConformanceOptions, 'teardown'>, client: Client): Promise<void> {
+/** How long `clear()` before teardown may take; a store that does not call back is left as it is. */
+const CLEAR_TIMEOUT_MS = 5_000;
+
+/**
+ * Releases one store: with `clearAfter`, first `clear()` (a namespaced store only, unless the test closed it),
+ * then the module's `teardown`, else `close()` unless the test closed it.
+ */
+export async function tearDown(opts: Pick<ConformanceOptions, 'teardown' | 'clearAfter' | 'capabilities'>, client: Client): Promise<void> {
+  if (opts.clearAfter && !client.closed) {
+    const caps = resolveCapabilities(client.store, opts.capabilities);
+    // Without namespaces, clear() may delete sessions the suite did not write.
+    if (caps.clear && caps.namespaces) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        client.attempt('clear').catch(() => undefined),
+        new Promise((resolve) => (timer = setTimeout(resolve, CLEAR_TIMEOUT_MS))),
+      ]);
+      clearTimeout(timer);
+    }
+  }
   if (opts.teardown) return opts.teardown(client.store);
   const close = (client.store as unknown as { close?: () => unknown }).close;
   if (client.closed || typeof close !== 'function') return;

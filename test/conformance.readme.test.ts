@@ -1,0 +1,74 @@
+/**
+ * The README's conformance example, run as printed: its store module (the ```js block of "The conformance
+ * suite") through the CLI, against the run's Redis. It must reproduce the matrix row of connect-redis (the
+ * matrix module, test/matrix/stores/connect-redis.ts, run by the same runner) group by group and test by test,
+ * and leave no key behind.
+ */
+import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createClient } from 'redis';
+import { describe, expect, it } from 'vitest';
+import { loadStoreModule } from '../conformance/load.js';
+import { runConformance, type Report } from '../conformance/runner.js';
+import { redisServer } from './servers/index.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+/** The fenced blocks of one language in the README's conformance section. */
+function readmeBlocks(lang: string): string[] {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const start = readme.indexOf('## The conformance suite');
+  const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
+  return [...section.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1]!);
+}
+
+/** Per group counts and the status of every test: what a matrix row is made of. */
+function row(report: Report): unknown {
+  return {
+    groups: report.groups,
+    tests: report.tests.map((t) => `${t.group}: ${t.name}: ${t.status}`).sort(),
+  };
+}
+
+describe('README conformance example', () => {
+  it('connect-redis, as printed, reproduces the matrix row and leaves no key behind', async () => {
+    const [module] = readmeBlocks('js');
+    expect(module).toContain("from 'connect-redis'");
+    // Inside the repository, so that connect-redis and redis resolve from its node_modules.
+    const dir = join(root, '.cache/readme');
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, 'connect-redis.conformance.mjs');
+    writeFileSync(file, module!);
+    const { url } = await redisServer();
+
+    const printed = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', 'conformance/cli.ts', 'conformance', file, '--json'],
+        { cwd: root, timeout: 240_000, maxBuffer: 16 << 20, env: { ...process.env, REDIS_URL: url } },
+        (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: unknown }).code ?? -1) : 0, stdout, stderr }),
+      ),
+    );
+    expect(printed.code, printed.stderr).toBeLessThan(2);
+    expect(printed.stderr).not.toContain('left handles open');
+    const readmeReport = JSON.parse(printed.stdout) as Report;
+
+    const matrixModule = await loadStoreModule('test/matrix/stores/connect-redis.ts', root);
+    let matrixReport: Report;
+    try {
+      matrixReport = await runConformance({ ...matrixModule });
+    } finally {
+      await matrixModule.cleanup?.();
+    }
+    expect(row(readmeReport)).toEqual(row(matrixReport));
+
+    const client = await createClient({ url }).connect();
+    try {
+      expect(await client.keys('conformance:*')).toEqual([]);
+    } finally {
+      await client.close();
+    }
+  }, 600_000);
+});
