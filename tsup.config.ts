@@ -1,6 +1,8 @@
 import { defineConfig } from 'tsup';
 
-const external = ['express-session', 'ioredis', 'redis', 'mongodb', 'pg', 'better-sqlite3', 'tsx'];
+// Frameworks the conformance suite imports lazily (dev dependencies here, the user's own packages there).
+const frameworks = ['koa', 'koa-session', 'fastify', '@fastify/cookie', '@fastify/session'];
+const external = ['express-session', 'ioredis', 'redis', 'mongodb', 'pg', 'better-sqlite3', 'tsx', ...frameworks];
 
 export default defineConfig([
   {
@@ -13,6 +15,7 @@ export default defineConfig([
       sqlite: 'stores/sqlite/index.ts',
       file: 'stores/file/index.ts',
       conformance: 'conformance/index.ts',
+      koa: 'frameworks/koa.ts',
     },
     format: ['esm', 'cjs'],
     dts: true,

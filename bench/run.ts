@@ -2,10 +2,11 @@
  * `npm run bench`: every store side by side with the store it replaces and with its raw driver (issue 8).
  *
  *   node --import tsx bench/run.ts [--quick] [--backend memory,sqlite,file,redis,postgres,mongo] [--rounds N]
- *     [--sessions N] [--duration ms] [--e2e-duration s] [--no-e2e] [--no-micro] [--rss-sessions N] [--out dir] [--merge] [--readme]
+ *     [--sessions N] [--duration ms] [--e2e-duration s] [--no-e2e] [--no-micro] [--rss-sessions N] [--out dir] [--merge] [--docs]
  *
- * --merge keeps the other backends of an existing results.json; --readme replaces the text between
- * `<!-- bench:start -->` and `<!-- bench:end -->` in README.md with the summary (full runs of every backend only).
+ * --merge keeps the other backends of an existing results.json; --docs (old name: --readme) replaces the text
+ * between `<!-- bench:start -->` and `<!-- bench:end -->` in docs/benchmarks.md with the summary (full runs of every
+ * backend only).
  * Servers come from the same place as the tests' (env URL, then testcontainers, then local binaries; see
  * test/servers). Reports go to bench/results/ (quick runs: a temp dir unless --out is given).
  */
@@ -36,6 +37,7 @@ const { values: args } = parseArgs({
     'rss-sessions': { type: 'string' },
     out: { type: 'string' },
     merge: { type: 'boolean', default: false },
+    docs: { type: 'boolean', default: false },
     readme: { type: 'boolean', default: false },
   },
 });
@@ -139,9 +141,9 @@ for (const name of names) {
 
 const order = Object.keys(BACKENDS);
 results.backends.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
-// Only a full run of every backend may replace the README's summary (`npm run bench` passes --readme).
+// Only a full run of every backend may replace the summary in docs/benchmarks.md (`npm run bench` passes --docs).
 const complete = !quick && Object.keys(BACKENDS).every((n) => results.backends.some((b) => b.name === n && !b.error));
-writeReports(results, out, args.readme && complete ? join(repo, 'README.md') : undefined);
+writeReports(results, out, (args.docs || args.readme) && complete ? join(repo, 'docs/benchmarks.md') : undefined);
 const missed = misses(results);
 log(`\nReports in ${out}. ${missed.length} target(s) missed${missed.length ? ':' : '.'}`);
 for (const m of missed) log(`  ${m.backend}, ${m.what}: ours ÷ ${m.versus} = ${m.ratio.toFixed(2)} (target ≥ ${m.target.toFixed(2)})`);

@@ -13,19 +13,58 @@ type Session = Record<string, unknown> & {
 type Req = http.IncomingMessage & { session?: Session };
 type Middleware = (req: Req, res: http.ServerResponse, next: (err?: unknown) => void) => void;
 
-/** A running test app: express-session on bare node:http, so the suite needs no express. */
+/** A running test app. */
 export interface App {
   /** Base URL, e.g. `http://127.0.0.1:12345`. */
   url: string;
+  /** A new browser for this app (it knows the app's session cookie). */
+  browser: () => Browser;
   /** Stops the server, dropping keep-alive connections so close() cannot hang. */
   close: () => Promise<void>;
 }
 
+/** A framework's session, as the routes every test app shares ({@link route}) use it. */
+export interface RouteSession {
+  /** The session's data, read and written in place. */
+  data: Record<string, unknown>;
+  /** Replaces the session with one under a new sid; resolves the data of the new one. */
+  regenerate: () => Promise<Record<string, unknown>>;
+  /** Destroys the session (logout). */
+  destroy: () => Promise<void>;
+}
+
 /**
- * Routes: `/login` (user = alice), `/me` (JSON `{ user }`), `/count` (n += 1), `/read` (touches nothing),
- * `/regenerate` (new session, user = bob), `/logout` (destroy), `/has` (whether req.session exists),
- * `/slow?ms=60` (waits, then n += 1: a slow request that modifies the session it loaded), `/slow-read?ms=60`
- * (waits, changes nothing).
+ * The routes of every test app (express, koa, fastify), whatever the framework: `/login` (user = alice), `/me`
+ * (JSON `{ user }`), `/count` (n += 1), `/read` (touches nothing), `/regenerate` (new session, user = bob), `/logout`
+ * (destroy). Resolves the response body, or null for a path it does not serve.
+ */
+export async function route(path: string, s: RouteSession): Promise<string | null> {
+  switch (path) {
+    case '/login':
+      s.data.user = 'alice';
+      return 'ok';
+    case '/me':
+      return JSON.stringify({ user: s.data.user ?? null });
+    case '/count':
+      s.data.n = ((s.data.n as number | undefined) ?? 0) + 1;
+      return String(s.data.n);
+    case '/read':
+      return 'read';
+    case '/regenerate':
+      (await s.regenerate()).user = 'bob';
+      return 'ok';
+    case '/logout':
+      await s.destroy();
+      return 'ok';
+    default:
+      return null;
+  }
+}
+
+/**
+ * An express-session app on bare node:http, so the suite needs no express. Routes: those of {@link route}, plus
+ * `/has` (whether req.session exists), `/slow?ms=60` (waits, then n += 1: a slow request that modifies the
+ * session it loaded), `/slow-read?ms=60` (waits, changes nothing).
  */
 export async function startApp(store: Store, options: Partial<SessionOptions> = {}): Promise<App> {
   const middleware = session({
@@ -45,45 +84,35 @@ export async function startApp(store: Store, options: Partial<SessionOptions> = 
     middleware(req, res, (err) => {
       if (err) return fail(err);
       const s = req.session;
-      const path = (req.url ?? '/').split('?')[0];
+      const path = (req.url ?? '/').split('?')[0] ?? '/';
       if (path === '/has') return void res.end(s ? 'yes' : 'no');
       if (!s) return void res.end('no session');
-      switch (path) {
-        case '/login':
-          s.user = 'alice';
-          return void res.end('ok');
-        case '/me':
-          return void res.end(JSON.stringify({ user: s.user ?? null }));
-        case '/count':
-          s.n = ((s.n as number | undefined) ?? 0) + 1;
-          return void res.end(String(s.n));
-        case '/read':
-          return void res.end('read');
-        case '/slow':
-        case '/slow-read': {
-          const ms = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('ms') ?? 60);
-          return void setTimeout(() => {
-            if (path === '/slow') s.n = ((s.n as number | undefined) ?? 0) + 1;
-            res.end('slow');
-          }, ms);
-        }
-        case '/regenerate':
-          return s.regenerate((e) => {
-            if (e) return fail(e);
-            (req.session as Session).user = 'bob';
-            res.end('ok');
-          });
-        case '/logout':
-          return s.destroy((e) => (e ? fail(e) : res.end('ok')));
-        default:
-          res.statusCode = 404;
-          res.end('not found');
+      if (path === '/slow' || path === '/slow-read') {
+        const ms = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('ms') ?? 60);
+        return void setTimeout(() => {
+          if (path === '/slow') s.n = ((s.n as number | undefined) ?? 0) + 1;
+          res.end('slow');
+        }, ms);
       }
+      const handle: RouteSession = {
+        data: s,
+        regenerate: () => new Promise((resolve, reject) => s.regenerate((e) => (e ? reject(e) : resolve(req.session as Session)))),
+        destroy: () => new Promise((resolve, reject) => s.destroy((e) => (e ? reject(e) : resolve()))),
+      };
+      route(path, handle).then((body) => {
+        if (body === null) res.statusCode = 404;
+        res.end(body ?? 'not found');
+      }, fail);
     });
   });
+  return listen(server, (url) => new Browser(url));
+}
 
+/** Starts `server` on a free loopback port; `browser` makes browsers for it (given its URL). */
+export async function listen(server: http.Server, browser: (url: string) => Browser): Promise<App> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
   const close = (): Promise<void> =>
     new Promise<void>((resolve) => {
       openApps.delete(close);
@@ -92,7 +121,7 @@ export async function startApp(store: Store, options: Partial<SessionOptions> = 
       server.close(() => resolve());
     });
   openApps.add(close);
-  return { url: `http://127.0.0.1:${port}`, close };
+  return { url, browser: () => browser(url), close };
 }
 
 /** Apps started and not yet closed: a test that timed out or threw before its `finally` leaves its app here. */
@@ -114,32 +143,57 @@ export interface Reply {
   setCookie: boolean;
 }
 
-/** A browser in miniature: keeps the session cookie between requests. */
+/** How a framework writes the sid into its session cookie, and how to read it back. */
+export interface SessionCookie {
+  /** The cookie's name. */
+  name: string;
+  /** The sid in the cookie's (URI-decoded) value, or null when there is none. */
+  sid: (value: string) => string | null;
+}
+
+/** express-session's cookie: `connect.sid`, signed as `s:<sid>.<signature>`. */
+export const EXPRESS_COOKIE: SessionCookie = {
+  name: COOKIE,
+  sid: (value) => (value.startsWith('s:') ? value.slice(2, value.lastIndexOf('.')) : null),
+};
+
+/** A cookie the server asked the browser to drop (how frameworks clear the session cookie). */
+const CLEARED = /;\s*(max-age=0|expires=thu, 01 jan 1970)/i;
+
+/** A browser in miniature: keeps the cookies an app sets between requests (the session cookie and its kin). */
 export class Browser {
-  private cookie: string | null = null;
+  private readonly jar = new Map<string, string>();
 
-  /** @param base the app URL */
-  constructor(private readonly base: string) {}
+  /**
+   * @param base the app URL
+   * @param cookie the app's session cookie (default: express-session's)
+   */
+  constructor(
+    private readonly base: string,
+    private readonly cookie: SessionCookie = EXPRESS_COOKIE,
+  ) {}
 
-  /** GETs `path`, sending and updating the session cookie. */
+  /** GETs `path`, sending and updating the cookies. */
   async get(path: string): Promise<Reply> {
-    const res = await fetch(this.base + path, { headers: this.cookie ? { cookie: this.cookie } : {} });
+    const header = [...this.jar].map(([name, value]) => `${name}=${value}`).join('; ');
+    const res = await fetch(this.base + path, { headers: header ? { cookie: header } : {} });
     let setCookie = false;
     for (const line of res.headers.getSetCookie()) {
       const pair = line.split(';')[0] ?? '';
-      if (pair.startsWith(`${COOKIE}=`)) {
-        this.cookie = pair;
-        setCookie = true;
-      }
+      const eq = pair.indexOf('=');
+      if (eq <= 0) continue;
+      const name = pair.slice(0, eq).trim();
+      if (CLEARED.test(line)) this.jar.delete(name);
+      else this.jar.set(name, pair.slice(eq + 1).trim());
+      if (name === this.cookie.name) setCookie = true;
     }
     return { status: res.status, body: await res.text(), setCookie };
   }
 
-  /** The sid in the session cookie (it is signed: `s:<sid>.<signature>`), or null before the first one. */
+  /** The sid in the session cookie, or null before the first one (or after the app cleared it). */
   sid(): string | null {
-    if (!this.cookie) return null;
-    const value = decodeURIComponent(this.cookie.slice(COOKIE.length + 1));
-    return value.startsWith('s:') ? value.slice(2, value.lastIndexOf('.')) : null;
+    const value = this.jar.get(this.cookie.name);
+    return value === undefined ? null : this.cookie.sid(decodeURIComponent(value));
   }
 }
 

@@ -24,12 +24,28 @@ import { lifecycle } from './lifecycle.js';
 import { integration } from './integration.js';
 import { revocation } from './revocation.js';
 import { owners } from './owners.js';
+import { frameworks } from './frameworks.js';
 
 export type { Capabilities, ConformanceOptions, FactoryHints } from './options.js';
 export { resolveCapabilities } from './options.js';
 export { runConformance, groupNames, type RunOptions, type Report, type TestResult, type GroupSummary } from './runner.js';
 export { loadStoreModule, type StoreModule } from './load.js';
-export { basic, expiry, touch, bulk, isolation, hostileIds, payloads, concurrency, callbacks, lifecycle, integration, revocation, owners };
+export {
+  basic,
+  expiry,
+  touch,
+  bulk,
+  isolation,
+  hostileIds,
+  payloads,
+  concurrency,
+  callbacks,
+  lifecycle,
+  integration,
+  revocation,
+  owners,
+  frameworks,
+};
 
 /** Every group by name, for running a subset: `groups.basic(opts)`. */
 export const groups: Record<string, (opts: ConformanceOptions) => void> = {
@@ -46,6 +62,7 @@ export const groups: Record<string, (opts: ConformanceOptions) => void> = {
   integration,
   revocation,
   owners,
+  frameworks,
 };
 
 /** Registers every group, inside `describe(opts.name)` when the runner's `describe` is given. */

@@ -21,8 +21,11 @@ export type Need = keyof Capabilities;
 /** Capabilities that depend on the factory passing a hint on, and the hint's name. */
 const HINTED: Partial<Record<Need, string>> = { ttlOption: 'ttl', touchAfter: 'touchAfter', disableTouch: 'disableTouch', owners: 'owner' };
 
-/** A need discovered unmet while the test opened its stores. */
-class Unmet extends Error {}
+/**
+ * Thrown while a test sets up to say it cannot run here (a need discovered unmet, a framework that is not
+ * installed): the test is reported as skipped with this message as the reason, not as failed.
+ */
+export class Unmet extends Error {}
 
 /** Registers one test of the current group. `hints` are passed to the factory for the test's main store. */
 export type Define = (name: string, needs: Need[], body: (ctx: TestContext) => Promise<void>, hints?: FactoryHints) => void;
@@ -58,19 +61,19 @@ function register(
   // A plain function (not an arrow) with rest parameters: mocha passes its context as `this` and, seeing
   // length 0, no `done`; vitest and node:test pass their context as the first argument.
   test(name, async function (this: unknown, ...args: unknown[]) {
-    const missing = await run(opts, needs, body, hints, expectFailure);
-    if (missing.length > 0) skipAtRuntime(this, args[0], `store lacks: ${missing.join(', ')}`);
+    const skipped = await run(opts, needs, body, hints, expectFailure);
+    if (skipped !== null) skipAtRuntime(this, args[0], skipped);
   });
 }
 
-/** Runs one test with its stores; returns the capabilities it lacked (then nothing ran). */
+/** Runs one test with its stores; returns why it could not run (then it did not), or null. */
 async function run(
   opts: ConformanceOptions,
   needs: Need[],
   body: (ctx: TestContext) => Promise<void>,
   hints: FactoryHints | undefined,
   expectFailure: boolean,
-): Promise<string[]> {
+): Promise<string | null> {
   const clients: Client[] = [];
   const namespaces = new Map<string, string>();
   const open = async (h?: FactoryHints): Promise<Client> => {
@@ -81,13 +84,13 @@ async function run(
     const named = (client.store as unknown as { namespace?: unknown }).namespace;
     if (h?.namespace !== undefined && typeof named === 'string' && opts.capabilities?.namespaces === undefined) {
       for (const [hint, seen] of namespaces)
-        if (seen === named && hint !== h.namespace) throw new Unmet('namespaces (the factory ignores the namespace hint)');
+        if (seen === named && hint !== h.namespace) throw new Unmet('store lacks: namespaces (the factory ignores the namespace hint)');
       namespaces.set(h.namespace, named);
     }
     return client;
   };
   let failure: unknown = null;
-  let missing: string[] = [];
+  let skipped: string | null = null;
   try {
     const client = await open(hints);
     const caps = resolveCapabilities(client.store, opts.capabilities, hints);
@@ -97,10 +100,11 @@ async function run(
       const plain = await open({ ...hints, disableTouch: undefined });
       if (!resolveCapabilities(plain.store, opts.capabilities).touch) caps.disableTouch = false;
     }
-    missing = needs
+    const missing = needs
       .filter((need) => !caps[need])
       .map((need) => (hints && HINTED[need] ? `${need} (the factory ignores the ${HINTED[need]} hint)` : need));
-    if (missing.length === 0) {
+    if (missing.length > 0) skipped = `store lacks: ${missing.join(', ')}`;
+    else {
       await body({ store: client.store, client, caps, open });
       // Second callbacks usually arrive a tick later.
       await new Promise((resolve) => setImmediate(resolve));
@@ -108,7 +112,7 @@ async function run(
       if (problems.length > 0) throw new AssertionError({ message: problems[0] as string });
     }
   } catch (err) {
-    if (err instanceof Unmet) missing = [err.message];
+    if (err instanceof Unmet) skipped = err.message;
     else failure = err;
   } finally {
     for (const client of clients) {
@@ -119,13 +123,13 @@ async function run(
       }
     }
   }
-  if (missing.length > 0) return missing;
+  if (skipped !== null) return skipped;
   if (expectFailure) {
     if (failure === null) throw new AssertionError({ message: 'passed, but is listed in knownFailures: remove it' });
-    return [];
+    return null;
   }
   if (failure !== null) throw failure;
-  return [];
+  return null;
 }
 
 /** How long `clear()` before teardown may take; a store that does not call back is left as it is. */

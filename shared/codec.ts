@@ -1,26 +1,29 @@
 import type { SessionData } from 'express-session';
 import { ErrorCode, SessionStoreError } from './errors.js';
 import { cookieExpiry } from './expiry.js';
+import { type Encryption, isSealed, type SealedRecord } from './encryption.js';
 import type { Serializer } from './serializer.js';
 import type { StoredRecord } from './types.js';
 
 /**
  * Sessions to records and back: the serializer, its failures as typed errors, and `cookie.expires` aligned with
  * the stored expiry on the way out (so a touched session reads back touched). The only place a session's
- * encoding is handled; backends see the serializer's output only.
+ * encoding is handled; backends see the serializer's output only. With encryption, the session's JSON is sealed
+ * for its sid and the serializer stores the sealed record instead (see {@link Encryption}).
  */
 export class Codec<Stored> {
   constructor(
     private readonly serializer: Serializer<Stored>,
     private readonly onDecodeError: 'miss' | 'error',
     private readonly report: (err: SessionStoreError) => void,
+    private readonly encryption?: Encryption,
   ) {}
 
   /** @throws SessionStoreError `SERIALIZE_FAILED` */
-  encode(session: SessionData): Stored {
+  encode(sid: string, session: SessionData): Stored {
     let data: Stored;
     try {
-      data = this.serializer.stringify(session);
+      data = this.serializer.stringify(this.encryption ? this.#seal(sid, session) : session);
     } catch (cause) {
       throw new SessionStoreError(
         ErrorCode.SERIALIZE_FAILED,
@@ -42,9 +45,10 @@ export class Codec<Stored> {
     let session: unknown;
     let cause: unknown;
     try {
-      session = this.serializer.parse(record.data);
+      session = this.#unseal(sid, this.serializer.parse(record.data));
     } catch (err) {
       cause = err;
+      session = undefined;
     }
     if (session === null || typeof session !== 'object' || Array.isArray(session)) {
       const err = new SessionStoreError(
@@ -65,5 +69,26 @@ export class Codec<Stored> {
       cookie.expires = cookie.expires instanceof Date ? new Date(record.expiresAt) : new Date(record.expiresAt).toISOString();
     }
     return data;
+  }
+
+  /** The record that stands for `session` when encryption is on: its JSON sealed for `sid`, plus its cookie. */
+  #seal(sid: string, session: SessionData): SessionData {
+    const text = JSON.stringify(session);
+    const sealed: SealedRecord = { sealed: this.encryption!.seal(sid, text) };
+    const { cookie } = JSON.parse(text) as { cookie?: unknown };
+    if (cookie !== undefined) sealed.cookie = cookie;
+    return sealed as unknown as SessionData;
+  }
+
+  /** The session a parsed record holds: decrypted when sealed; plaintext only where encryption allows it. */
+  #unseal(sid: string, parsed: unknown): unknown {
+    if (isSealed(parsed)) {
+      if (!this.encryption) throw new Error('the record is encrypted and the store has no encryption keys');
+      return JSON.parse(this.encryption.open(sid, parsed.sealed));
+    }
+    if (this.encryption && !this.encryption.allowPlaintext) {
+      throw new Error('the record is not encrypted (set encryption.allowPlaintext while migrating)');
+    }
+    return parsed;
   }
 }

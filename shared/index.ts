@@ -9,3 +9,4 @@ export { type Serializer, jsonSerializer } from './serializer.js';
 export type { Callback } from './callback.js';
 export type { OptionSpec, Check, Alias } from './options.js';
 export type { BaseStoreOptions, BackendInfo, StoreCapabilities, StoredRecord, Ttl, WriteContext } from './types.js';
+export type { EncryptionOptions } from './encryption.js';

@@ -4,6 +4,7 @@ import session from 'express-session';
 import type { SessionData } from 'express-session';
 import { type Callback, settle } from './callback.js';
 import { Codec } from './codec.js';
+import { Encryption } from './encryption.js';
 import { Deadlines } from './deadlines.js';
 import { ErrorCode, SessionStoreError, backendError } from './errors.js';
 import { ExpiryCache } from './expiry-cache.js';
@@ -71,6 +72,8 @@ export const BASE_OPTIONS: OptionSpec = {
     reconnectCheckIntervalMs: num(1),
     revocationWindowMs: intervalMs,
     owner: either(str(), fn),
+    // Checked in full by Encryption's constructor.
+    encryption: (value: unknown) => value,
   },
 };
 
@@ -215,7 +218,12 @@ export abstract class SessionStore<Stored = unknown, All extends SessionMap | Se
     this.#touchAfterMs = Math.round((options.touchAfter ?? 0) * 1000);
     this.#expiries = new ExpiryCache(this.#touchAfterMs > 0 ? (options.touchCacheSize ?? 10_000) : 0);
     this.serializer = options.serializer ?? (jsonSerializer as unknown as Serializer<Stored>);
-    this.#codec = new Codec(this.serializer, options.onDecodeError ?? 'miss', (err) => this.emitError(err));
+    this.#codec = new Codec(
+      this.serializer,
+      options.onDecodeError ?? 'miss',
+      (err) => this.emitError(err),
+      options.encryption === undefined ? undefined : new Encryption(options.encryption),
+    );
     this.#maxSidLength = options.maxSidLength ?? 1024;
     this.#maxSidBytes = backend.maxSidBytes ?? Infinity;
     this.#pruneBatchSize = options.pruneBatchSize ?? 1000;
@@ -335,7 +343,9 @@ export abstract class SessionStore<Stored = unknown, All extends SessionMap | Se
   /**
    * Resolves once the store is open: connected, its table or index created, its background work started. Optional:
    * every operation waits for it by itself; await it at startup to fail fast on a bad connection string or
-   * missing privileges. Rejects with `SESSION_STORE_BACKEND` (the reason is its `cause`), or `CLOSED`.
+   * missing privileges. Rejects with `SESSION_STORE_BACKEND` (the reason is its `cause`),
+   * `SESSION_STORE_TIMEOUT` when opening took longer than `operationTimeoutMs`, or `SESSION_STORE_CLOSED`. A failed
+   * open is tried again by the next operation.
    */
   ready(callback?: Callback<void>): Promise<void> {
     return settle(this.#life.ready(), callback);
@@ -502,12 +512,14 @@ export abstract class SessionStore<Stored = unknown, All extends SessionMap | Se
     assertSession(sess);
     const now = Date.now();
     const expiresAt = resolveExpiry(sess, this.ttl, now);
-    const data = this.#codec.encode(sess);
+    const data = this.#codec.encode(sid, sess);
     const context: WriteContext = { owner: this.#ownerId(sess), guarded: this.#revocationMs !== false };
     return this.#op('set', async () => {
       if (expiresAt <= now) {
+        // Saving an expired session removes it; with revocation, as a tombstone, so that it cannot replace one
+        // left by a logout (and let a later write bring the session back).
         this.#expiries.delete(sid);
-        await this.#hook('destroy', () => this._destroy(sid, now, null));
+        await this.#revoke(sid);
         return;
       }
       await this.#hook('set', () => this._set(sid, data, expiresAt, now, context));

@@ -1,4 +1,5 @@
 import type { SessionData } from 'express-session';
+import type { EncryptionOptions } from './encryption.js';
 import type { Serializer } from './serializer.js';
 
 /**
@@ -54,7 +55,8 @@ export interface BaseStoreOptions<Stored = string> {
   pruneBatchSize?: number;
   /**
    * Longest wait, in ms, for one database operation (and for opening the store) before it fails with
-   * `SESSION_STORE_BACKEND`; the store then reports `'disconnect'` until the database answers again. A frozen
+   * `SESSION_STORE_TIMEOUT`; the store then pings the database and reports `'disconnect'` if that does not answer
+   * either, until the database answers again. A frozen
    * server or a lost network therefore delays a request by this much, never for the whole outage.
    * `0` disables the bound. Default 5000.
    */
@@ -81,6 +83,14 @@ export interface BaseStoreOptions<Stored = string> {
    * owner's sessions costs in proportion to that owner's sessions. Default: none (`supports.owners` false).
    */
   owner?: string | ((session: SessionData) => unknown);
+  /**
+   * Encrypt sessions at rest (AES-256-GCM, a fresh nonce per write, the sid bound as associated data so a record
+   * copied to another sid does not decrypt), with key rotation: `{ keys: [newest, ...older] }`. A record that fails
+   * authentication, or a plaintext one (unless `allowPlaintext` while migrating), is handled like any record that
+   * cannot be decoded (`onDecodeError`). The record keeps the session's cookie settings in the clear (no user
+   * data), so a store we replace reading it sees an anonymous session. Default: off.
+   */
+  encryption?: EncryptionOptions;
 }
 
 /** What `_set` is told besides the record (see `SessionStore`). */

@@ -1,6 +1,6 @@
 /**
- * The README's conformance example, run as printed: its store module (the ```js block of "The conformance
- * suite") through the CLI, against the run's Redis. It must reproduce the matrix row of connect-redis (the
+ * The conformance guide's example (docs/conformance.md), run as printed: its store module (the ```js block)
+ * through the CLI, against the run's Redis. It must reproduce the matrix row of connect-redis (the
  * matrix module, test/matrix/stores/connect-redis.ts, run by the same runner) group by group and test by test,
  * and leave no key behind.
  */
@@ -16,12 +16,10 @@ import { redisServer } from './servers/index.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-/** The fenced blocks of one language in the README's conformance section. */
-function readmeBlocks(lang: string): string[] {
-  const readme = readFileSync(join(root, 'README.md'), 'utf8');
-  const start = readme.indexOf('## The conformance suite');
-  const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
-  return [...section.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1]!);
+/** The fenced blocks of one language in the conformance guide (the README links to it). */
+function guideBlocks(lang: string): string[] {
+  const guide = readFileSync(join(root, 'docs/conformance.md'), 'utf8');
+  return [...guide.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1]!);
 }
 
 /** Per group counts and the status of every test: what a matrix row is made of. */
@@ -34,7 +32,7 @@ function row(report: Report): unknown {
 
 describe('README conformance example', () => {
   it('connect-redis, as printed, reproduces the matrix row and leaves no key behind', async () => {
-    const [module] = readmeBlocks('js');
+    const [module] = guideBlocks('js');
     expect(module).toContain("from 'connect-redis'");
     // Inside the repository, so that connect-redis and redis resolve from its node_modules.
     const dir = join(root, '.cache/readme');

@@ -1,5 +1,5 @@
 /**
- * The README's "Writing your own store" example (examples/custom-store.ts, shown in the README as is) compiles
+ * The "Writing your own store" example (examples/custom-store.ts, shown in docs/writing-a-store.md as is) compiles
  * against the published package and passes the whole conformance suite, with namespaces.
  */
 import { readFileSync } from 'node:fs';
@@ -7,14 +7,14 @@ import { describe, expect, it } from 'vitest';
 import { conformance } from '../conformance/index.js';
 import { MapStore } from '../examples/custom-store.js';
 
-const README = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+const GUIDE = readFileSync(new URL('../docs/writing-a-store.md', import.meta.url), 'utf8');
 const source = readFileSync(new URL('../examples/custom-store.ts', import.meta.url), 'utf8');
 
 const maps = new Map<string, Map<string, { data: string; expiresAt: number | null }>>();
 conformance({
   test: it,
   describe,
-  name: 'README example: MapStore',
+  name: 'guide example: MapStore',
   factory: (hints) => {
     const map = hints?.namespace === undefined ? new Map() : (maps.get(hints.namespace) ?? new Map());
     if (hints?.namespace !== undefined) maps.set(hints.namespace, map);
@@ -22,9 +22,9 @@ conformance({
   },
 });
 
-describe('README: Writing your own store', () => {
+describe('docs/writing-a-store.md', () => {
   it('shows examples/custom-store.ts exactly', () => {
-    const section = README.slice(README.indexOf('## Writing your own store'));
+    const section = GUIDE.slice(GUIDE.indexOf('# Writing your own store'));
     const block = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
     expect(block).toBe(source);
   });

@@ -1,6 +1,7 @@
 /**
  * The example app (examples/app.ts) over real HTTP on an ephemeral port, on SQLiteStore with a temp file:
- * login → visit counter → regenerate → logout, and `npm start`'s entry point started and stopped with SIGTERM.
+ * login → visit counter → regenerate → logout, and `npm start`'s entry point started and stopped with SIGTERM; the
+ * koa and fastify examples (examples/koa.ts, examples/fastify.ts) started the same way, serving one session.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -166,34 +167,78 @@ describe('example app', () => {
   });
 
   it('`npm start` entry prints its URL, serves, and shuts down cleanly on SIGTERM', { timeout: 30_000 }, async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'examples/app.ts'], {
-      cwd: root,
-      env: { ...process.env, PORT: '0', SQLITE_FILE: join(dir, 'main.db'), SESSION_SECRET: 's', SESSION_STORE: 'sqlite' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk));
-    child.stderr.on('data', (chunk: Buffer) => (out += chunk));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    try {
-      const url = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no URL printed: ${out}`)), 20_000);
-        child.stdout.on('data', () => {
-          const m = /on (http:\/\/localhost:\d+)/.exec(out);
-          if (m) {
-            clearTimeout(timer);
-            resolve(m[1]!);
-          }
-        });
-      });
-      expect(out).toContain('SQLite file');
+    const output = await runExample('examples/app.ts', 'main.db', async (url, soFar) => {
+      expect(soFar()).toContain('SQLite file');
       const res = await fetch(`${url}/`);
       expect(res.status).toBe(200);
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
-      expect(out).toContain('SIGTERM: closing');
-    } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
-    }
+    });
+    expect(output).toContain('SIGTERM: closing');
   });
 });
+
+describe('koa and fastify examples', () => {
+  for (const [file, db] of [
+    ['examples/koa.ts', 'koa.db'],
+    ['examples/fastify.ts', 'fastify.db'],
+  ] as const) {
+    it(`node --import tsx ${file} serves a session on SQLite and stops on SIGTERM`, { timeout: 30_000 }, async () => {
+      await runExample(file, db, async (url, output) => {
+        expect(output()).toContain('SQLite file');
+        const first = await fetch(`${url}/`);
+        expect(first.status).toBe(200);
+        expect(await first.json()).toEqual({ user: null, visits: 1 });
+        const cookie = first.headers
+          .getSetCookie()
+          .map((line) => line.split(';')[0])
+          .join('; ');
+        const login = await fetch(`${url}/login?name=ada`, { method: 'POST', headers: { cookie } });
+        expect(login.status).toBe(200);
+        const jar = login.headers
+          .getSetCookie()
+          .map((line) => line.split(';')[0])
+          .join('; ');
+        expect(await (await fetch(`${url}/`, { headers: { cookie: jar } })).json()).toEqual({ user: 'ada', visits: 2 });
+      });
+    });
+  }
+});
+
+/**
+ * Starts `node --import tsx <file>` on a fresh SQLite file with PORT=0, waits for the URL it prints, runs `body`
+ * against it, then stops it with SIGTERM and expects a clean exit. Resolves everything it printed.
+ */
+async function runExample(file: string, db: string, body: (url: string, output: () => string) => Promise<void>): Promise<string> {
+  const child = spawn(process.execPath, ['--import', 'tsx', file], {
+    cwd: root,
+    env: {
+      ...process.env,
+      PORT: '0',
+      SQLITE_FILE: join(dir, db),
+      SESSION_SECRET: 'a test secret of at least 32 characters',
+      SESSION_STORE: 'sqlite',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk));
+  child.stderr.on('data', (chunk: Buffer) => (out += chunk));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no URL printed: ${out}`)), 20_000);
+      child.stdout.on('data', () => {
+        const m = /on (http:\/\/[\w.]+:\d+)/.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]!);
+        }
+      });
+    });
+    await body(url, () => out);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    return out;
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+}

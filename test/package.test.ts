@@ -17,6 +17,7 @@ const expected: Record<string, string> = {
   './sqlite': 'SQLiteStore',
   './file': 'FileStore',
   './conformance': 'conformance',
+  './koa': 'koaStore',
 };
 
 function node(args: string[]): string {

@@ -1,6 +1,7 @@
 /**
  * What a TypeScript user compiles, against the published declarations (dist/), with `strict`:
- * - test/types/clients.ts (every supported driver's client accepted without a cast, a pg.Client rejected) under
+ * - test/types/clients.ts (every supported driver's client accepted without a cast, a pg.Client rejected) and
+ *   test/types/frameworks.ts (koa-session takes `koaStore(store)`, @fastify/session takes the stores as they are) under
  *   module resolution nodenext, node16, bundler and node10 (CommonJS; through the typesVersions fallback);
  * - every ```ts block of the README and of docs/*.md, each as a module of its own, under nodenext.
  * The consumer project lives in .cache/ inside the repository, so the dev dependencies resolve; session-stores
@@ -52,8 +53,9 @@ function compile(dir: string): string {
 }
 
 const clients = readFileSync(join(root, 'test/types/clients.ts'), 'utf8');
+const frameworks = readFileSync(join(root, 'test/types/frameworks.ts'), 'utf8');
 
-describe('types: every supported client, without casts', () => {
+describe('types: every supported client and framework, without casts', () => {
   it.each([
     ['nodenext', 'module', { module: 'nodenext', moduleResolution: 'nodenext' }],
     ['node16', 'module', { module: 'node16', moduleResolution: 'node16' }],
@@ -62,7 +64,7 @@ describe('types: every supported client, without casts', () => {
   ] as const)(
     'compiles under %s',
     (name, type, options) => {
-      const dir = project(name.replace(/\W+/g, '-'), type, options, { 'clients.ts': clients });
+      const dir = project(name.replace(/\W+/g, '-'), type, options, { 'clients.ts': clients, 'frameworks.ts': frameworks });
       expect(compile(dir)).toBe('');
     },
     120_000,

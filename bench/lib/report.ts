@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import type { E2ERow, E2ESettings } from '../e2e/harness.js';
 import type { Machine } from './machine.js';
 import type { MicroRow, MicroSettings, Workload } from './micro.js';
@@ -206,8 +206,11 @@ function summaryRows(r: Results): SummaryRow[] {
   return rows;
 }
 
-/** The summary: one line per backend and contender, the misses, and the machine. */
-export function summaryMarkdown(r: Results): string {
+/**
+ * The summary: one line per backend and contender, the misses, and the machine.
+ * @param chart the path of `ratios.svg` relative to the Markdown file the summary goes into
+ */
+export function summaryMarkdown(r: Results, chart = 'ratios.svg'): string {
   const lines = [
     '| backend | compared with | store ops: ours ÷ this (geomean) | worst store op | e2e read page | e2e write page |',
     '|---|---|--:|--:|--:|--:|',
@@ -242,7 +245,7 @@ export function summaryMarkdown(r: Results): string {
   }
   const failed = r.backends.filter((b) => b.error);
   for (const b of failed) lines.push(`Not measured: ${b.name} (${b.error}).`, '');
-  lines.push(...machineLines(r), '', '![ratios](bench/results/ratios.svg)', '');
+  lines.push(...machineLines(r), '', `![ratios](${chart})`, '');
   return lines.join('\n');
 }
 
@@ -292,24 +295,25 @@ function backendChart(b: BackendResult): string {
 
 /**
  * Writes `<backend>.md`, `<backend>.svg`, `summary.md`, `ratios.svg` and `results.json` to `dir`, and, when asked,
- * replaces the text between `<!-- bench:start -->` and `<!-- bench:end -->` of `readme` with the summary.
+ * replaces the text between `<!-- bench:start -->` and `<!-- bench:end -->` of `doc` (docs/benchmarks.md) with the
+ * summary.
  */
-export function writeReports(r: Results, dir: string, readme?: string): void {
+export function writeReports(r: Results, dir: string, doc?: string): void {
   mkdirSync(dir, { recursive: true });
   for (const b of r.backends) {
     writeFileSync(join(dir, `${b.name}.md`), backendMarkdown(r, b));
     writeFileSync(join(dir, `${b.name}.svg`), backendChart(b));
   }
-  const summary = summaryMarkdown(r);
-  writeFileSync(join(dir, 'summary.md'), `# Benchmark summary\n\n${summary}`);
+  writeFileSync(join(dir, 'summary.md'), `# Benchmark summary\n\n${summaryMarkdown(r)}`);
   writeFileSync(join(dir, 'ratios.svg'), summaryChart(r));
   writeFileSync(join(dir, 'results.json'), JSON.stringify(r, null, 1) + '\n');
-  if (readme && existsSync(readme)) {
-    const text = readFileSync(readme, 'utf8');
+  if (doc && existsSync(doc)) {
+    const summary = summaryMarkdown(r, relative(dirname(doc), join(dir, 'ratios.svg')).split(sep).join('/'));
+    const text = readFileSync(doc, 'utf8');
     const start = '<!-- bench:start -->';
     const end = '<!-- bench:end -->';
     const a = text.indexOf(start);
     const z = text.indexOf(end);
-    if (a >= 0 && z > a) writeFileSync(readme, `${text.slice(0, a + start.length)}\n${summary}\n${text.slice(z)}`);
+    if (a >= 0 && z > a) writeFileSync(doc, `${text.slice(0, a + start.length)}\n${summary}\n${text.slice(z)}`);
   }
 }

@@ -40,12 +40,13 @@ export async function withSharingRetry<T>(op: () => Promise<T>): Promise<T> {
  * Writes `text` to a temp file in `dir` (optionally fsynced). Returns the temp path; the caller renames it into
  * place. A writer killed at any moment leaves at most an orphaned temp file, never a torn session file.
  */
-export async function writeTemp(dir: string, text: string | Uint8Array, fsync: boolean): Promise<string> {
+export async function writeTemp(dir: string, text: string | Uint8Array, fsync: boolean, mtimeMs?: number): Promise<string> {
   const temp = join(dir, tempName());
   // O_EXCL: never write through a file (or symlink) someone else planted under our temp name.
   const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
   try {
     await handle.writeFile(text);
+    if (mtimeMs !== undefined) await handle.utimes(mtimeMs / 1000, mtimeMs / 1000);
     if (fsync) await handle.sync();
   } catch (err) {
     await handle.close().catch(() => {});

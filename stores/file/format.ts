@@ -20,6 +20,9 @@ import type { Ttl } from '../../shared/types.js';
  *
  * A file that parses but has no `__lastAccess` was written by neither store (a `package.json` in a shared
  * directory): it is not a session, so it is never returned, listed or deleted.
+ *
+ * A **tombstone** (revocation) is a file holding JSON `null` (through the custom `encoder` when there is one), whose
+ * mtime is the end of its revocation window: session-file-store reads it as an expired session (no session).
  */
 
 /** A parsed session file. */
@@ -36,8 +39,11 @@ export interface SessionFile {
   sid: unknown;
 }
 
-/** What a file holds: a session, text that is not JSON (`'damaged'`), or JSON that is no session (`'foreign'`). */
-export type ParsedFile = SessionFile | 'damaged' | 'foreign';
+/**
+ * What a file holds: a session, text that is not JSON (`'damaged'`), JSON that is no session (`'foreign'`), or
+ * JSON `null`: a tombstone left by `destroy()` with revocation on (`'tombstone'`; it lasts until the file's mtime).
+ */
+export type ParsedFile = SessionFile | 'damaged' | 'foreign' | 'tombstone';
 
 /** The text of a session file. `merge`: `data` is a JSON object text (default serializer) to splice into. */
 export function composeFile(data: string, expiresAt: number, now: number, merge: boolean, sid?: string): string {
@@ -78,6 +84,7 @@ export function parseFile(text: string, wrapped: boolean, hashed: boolean): Pars
 
 /** {@link parseFile} of a file already decoded (by session-file-store's `decoder` option). */
 export function parseObject(parsed: unknown, wrapped: boolean, hashed: boolean): ParsedFile {
+  if (parsed === null) return 'tombstone';
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return 'foreign';
   const { __lastAccess, __expires, __writtenAt, ...session } = parsed as Record<string, unknown>;
   if (typeof __lastAccess !== 'number' || !Number.isFinite(__lastAccess)) return 'foreign';
@@ -169,6 +176,12 @@ export class FileFormat {
     if (!this.wrapped && cookie && typeof cookie === 'object' && cookie.expires != null) cookie.expires = new Date(expiresAt).toISOString();
     const body = this.wrapped && file.payload !== undefined ? { ...file.session, __payload: file.payload } : { ...file.session };
     return this.#encode(Object.assign(body, envelope(expiresAt, now, sid)));
+  }
+
+  /** The contents of a tombstone: `null`, encoded as sessions are. */
+  tombstone(): string | Uint8Array {
+    // A custom encoder gets null too, so that session-file-store's matching decoder reads it back.
+    return this.#custom ? this.#encode(null as unknown as Record<string, unknown>) : 'null';
   }
 
   #encode(file: Record<string, unknown>): string | Uint8Array {

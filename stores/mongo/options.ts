@@ -74,7 +74,8 @@ export interface MongoStoreOptions extends BaseStoreOptions<MongoSessionPayload>
   writeOperationOptions?: WriteConcernSettings;
   /**
    * connect-mongo's encryption options are refused: storing a session in plaintext while the application
-   * believes it is encrypted would be worse than failing. Use the store's `encryption` option instead.
+   * believes it is encrypted would be worse than failing, so passing one throws `SESSION_STORE_INVALID_OPTION`.
+   * This store has no encryption option: encrypt at rest in the database, or pass a `serializer` that encrypts.
    */
   crypto?: never;
   /** Refused, see {@link crypto}. */
@@ -105,8 +106,8 @@ export const MONGO_OPTIONS = {
     unserialize: fn,
     timestamps: bool,
     writeOperationOptions: obj,
-    crypto: refused('crypto (connect-mongo encryption) is not supported: sessions would be stored in plaintext'),
-    cryptoAdapter: refused('cryptoAdapter (connect-mongo encryption) is not supported: sessions would be stored in plaintext'),
+    crypto: refused("crypto (connect-mongo's kruptein encryption) is not supported: use the encryption option (AES-256-GCM)"),
+    cryptoAdapter: refused('cryptoAdapter (connect-mongo encryption) is not supported: use the encryption option (AES-256-GCM)'),
     transformId: fn,
   },
   aliases: { autoRemoveInterval: scaled('pruneIntervalMs', 60_000) },

@@ -1,7 +1,8 @@
 import { type Collection, type Filter, MongoClient, type UpdateFilter, type WriteConcernSettings } from 'mongodb';
 import { ErrorCode, SessionStoreError, backendError } from '../../shared/errors.js';
+import { KeyedQueue } from '../../shared/keyed-queue.js';
 import { type SessionMap, SessionStore, storeOptions } from '../../shared/store.js';
-import type { StoredRecord } from '../../shared/types.js';
+import type { StoredRecord, WriteContext } from '../../shared/types.js';
 import type { SessionDocument } from './document.js';
 import { ensureExpiryIndex } from './expiry-index.js';
 import { watchHealth } from './health.js';
@@ -20,6 +21,13 @@ import { resolveSerializer } from './serializers.js';
 const CURSOR_BATCH_SIZE = 1000;
 /** An upsert that loses a race on the _id index is retried this many times in all. */
 const UPSERT_ATTEMPTS = 3;
+/**
+ * Attempts of a guarded upsert: its filter skips a tombstone, so the upsert's insert then fails on the _id index.
+ * A second failure means a tombstone (a race loser's second attempt finds the winner's session and updates it).
+ */
+const GUARDED_ATTEMPTS = 2;
+/** Name of the index on `owner`, created only with the `owner` option. */
+const OWNER_INDEX = 'owner_1';
 /** connect-mongo's `autoRemoveInterval` default: 10 minutes. */
 const DEFAULT_PRUNE_MS = 10 * 60_000;
 
@@ -42,6 +50,20 @@ export type AutoRemoveState = 'pending' | AutoRemove;
  * without TTL indexes too, and `'disconnect'` / `'connect'` follow the driver, so express-session degrades
  * cleanly during an outage.
  *
+ * **Revocation** (`revocationWindowMs`, on by default): `destroy()` replaces the document, in one `replaceOne`
+ * upsert, with a tombstone `{ _id, session: null, expires: <end of the window> }`. A later `set()` is one
+ * `updateOne` upsert whose filter skips an unexpired tombstone (`session: { $ne: null }` or `expires <= now`): on a
+ * tombstone the upsert's insert fails on the `_id` index (duplicate key, E11000), which the store takes as
+ * "refused" and resolves silently; `touch()` never matches a tombstone. Tombstones are never returned, listed or
+ * counted, `clear()` deletes them and they expire like sessions (TTL index or pruning). connect-mongo reads a
+ * tombstone as no session (`get` gives null); its own `all()` lists a `null` for each and its `length()` counts
+ * them, as it counts expired sessions.
+ *
+ * **Owners** (the `owner` option): each document carries its owner id in an `owner` field (absent for sessions
+ * without owner, so connect-mongo's layout is unchanged when the option is not set), with an index `owner_1`
+ * created only when the option is set. `sessionsOf()` is one indexed query; a tombstone has no `owner`, so a
+ * destroyed session leaves the index with the destroy.
+ *
  * @example
  * ```ts
  * import { MongoClient } from 'mongodb';
@@ -59,6 +81,14 @@ export class MongoStore extends SessionStore<MongoSessionPayload, SessionMap> {
   #collection: Collection<SessionDocument> | undefined;
   #stopWatching: (() => void) | undefined;
   #autoRemove: AutoRemoveState;
+  /**
+   * FerretDB v1: it pushes only `{ _id }` filters down to SQLite (a guarded upsert that inserts would scan the
+   * table), and an update reads the document, then rewrites it whole without a condition, so two updates of one
+   * document can lose one of them (a touch could write back a session a destroy just replaced by a tombstone).
+   * There, writes insert first and run one at a time per sid in this process.
+   */
+  #ferret = false;
+  readonly #queue = new KeyedQueue();
 
   /** @param clientOrOptions a `MongoClient` (used with every default), or {@link MongoStoreOptions}. */
   constructor(clientOrOptions: MongoClientLike | MongoStoreOptions) {
@@ -87,7 +117,7 @@ export class MongoStore extends SessionStore<MongoSessionPayload, SessionMap> {
       {
         name: 'mongo',
         // 'native' prunes only if the server refuses the TTL index (the base then sees nativeExpiry false).
-        capabilities: { nativeExpiry: autoRemove === 'native' },
+        capabilities: { nativeExpiry: autoRemove === 'native', revocation: true },
         pruneIntervalMs: DEFAULT_PRUNE_MS,
         defaultTtl: DEFAULT_MONGO_TTL_SECONDS,
         namespace: `${dbName ?? '(default database)'}.${collectionName}`,
@@ -143,6 +173,8 @@ export class MongoStore extends SessionStore<MongoSessionPayload, SessionMap> {
     this.#client = client;
     this.#stopWatching = watchHealth(client, (up) => this.setConnected(up));
     const collection = (this.#collection ??= client.db(opts.dbName).collection<SessionDocument>(opts.collectionName!));
+    if (opts.owner !== undefined) await collection.createIndex({ owner: 1 }, { name: OWNER_INDEX });
+    this.#ferret = await isFerretDB(client);
     if (this.#autoRemove !== 'pending') return;
     const outcome = await ensureExpiryIndex(collection, () => this.closed);
     if (outcome.ttl) {
@@ -157,33 +189,92 @@ export class MongoStore extends SessionStore<MongoSessionPayload, SessionMap> {
   protected override async _get(sid: string): Promise<StoredRecord<MongoSessionPayload> | null> {
     const doc = await this.#collection!.findOne({ _id: this.#id(sid) }, { projection: { session: 1, expires: 1 } });
     this.emit('get', sid); // connect-mongo's event
-    return doc ? { data: doc.session, expiresAt: expiryOf(doc) } : null;
+    // session null: a tombstone (see the class docs), which is no session.
+    return doc && doc.session !== null ? { data: doc.session, expiresAt: expiryOf(doc) } : null;
   }
 
-  protected override async _set(sid: string, data: MongoSessionPayload, expiresAt: number, now: number): Promise<void> {
+  protected override async _set(
+    sid: string,
+    data: MongoSessionPayload,
+    expiresAt: number,
+    now: number,
+    context: WriteContext,
+  ): Promise<void> {
     const fields: Partial<SessionDocument> = { session: data, expires: new Date(expiresAt) };
     // connect-mongo's lazy touch reads lastModified: keep writing it so a mixed fleet keeps working.
     if (this.supports.lazyTouch) fields.lastModified = new Date(now);
     const update: UpdateFilter<SessionDocument> = { $set: fields };
+    if (context.owner !== null) fields.owner = context.owner;
+    else if (this.supports.owners) update.$unset = { owner: '' };
     if (this.#timestamps) {
       update.$setOnInsert = { createdAt: new Date(now) };
       update.$currentDate = { updatedAt: true };
     }
+    if (this.#ferret && context.guarded) return this.#serial(sid, () => this.#insertThenUpdate(sid, fields, update, now));
+    return this.#serial(sid, () => this.#upsert(sid, update, now, context));
+  }
+
+  /** Runs a write of `sid` after this process's earlier writes of it on FerretDB (see `#ferret`); at once elsewhere. */
+  #serial<T>(sid: string, write: () => Promise<T>): Promise<T> {
+    return this.#ferret ? this.#queue.run(sid, write) : write();
+  }
+
+  /** The write as one upsert (guarded: its filter skips an unexpired tombstone). */
+  async #upsert(sid: string, update: UpdateFilter<SessionDocument>, now: number, context: WriteContext): Promise<void> {
+    const filter: Filter<SessionDocument> = context.guarded ? { _id: this.#id(sid), ...replaceable(now) } : { _id: this.#id(sid) };
+    const attempts = context.guarded ? GUARDED_ATTEMPTS : UPSERT_ATTEMPTS;
     for (let attempt = 1; ; attempt++) {
       try {
-        const result = await this.#collection!.updateOne({ _id: this.#id(sid) }, update, {
-          upsert: true,
-          writeConcern: this.#writeConcern,
-        });
+        const result = await this.#collection!.updateOne(filter, update, { upsert: true, writeConcern: this.#writeConcern });
         // connect-mongo's events.
         this.emit(result.upsertedCount > 0 ? 'create' : 'update', sid);
         this.emit('set', sid);
         return;
       } catch (err) {
         // Two upserts of a new sid racing: both miss, both insert, one loses on the _id index. MongoDB retries
-        // that itself since 4.2; FerretDB does not. Again, the loser finds the winner's document and updates it.
-        if (!isDuplicateKey(err) || attempt >= UPSERT_ATTEMPTS) throw err;
+        // that itself since 4.2 (only for a filter on _id alone); FerretDB does not. Again, the loser finds the
+        // winner's document and updates it. A guarded upsert that still collides met a tombstone: refused.
+        if (!isDuplicateKey(err)) throw err;
+        if (attempt >= attempts) {
+          if (context.guarded) return;
+          throw err;
+        }
       }
+    }
+  }
+
+  /**
+   * The guarded write on FerretDB: an insert (a new session, the common case, found by the `_id` index), else the
+   * guarded update without upsert, which matches nothing on an unexpired tombstone (refused). Two steps, each
+   * atomic; a document deleted between them (pruned, cleared) is inserted again on the next attempt.
+   */
+  async #insertThenUpdate(
+    sid: string,
+    fields: Partial<SessionDocument>,
+    update: UpdateFilter<SessionDocument>,
+    now: number,
+  ): Promise<void> {
+    const _id = this.#id(sid);
+    const doc = { _id, ...fields } as SessionDocument;
+    if (this.#timestamps) doc.createdAt = doc.updatedAt = new Date(now);
+    for (let attempt = 1; attempt <= GUARDED_ATTEMPTS; attempt++) {
+      try {
+        await this.#collection!.insertOne(doc, { writeConcern: this.#writeConcern });
+        this.emit('create', sid);
+        this.emit('set', sid);
+        return;
+      } catch (err) {
+        if (!isDuplicateKey(err)) throw err;
+      }
+      const { $setOnInsert: _, ...change } = update;
+      const result = await this.#collection!.updateOne({ _id, ...replaceable(now) }, change, { writeConcern: this.#writeConcern });
+      if (result.matchedCount > 0) {
+        this.emit('update', sid);
+        this.emit('set', sid);
+        return;
+      }
+      const current = await this.#collection!.findOne({ _id }, { projection: { session: 1, expires: 1 } });
+      if (current) return; // an unexpired tombstone: the write is refused
     }
   }
 
@@ -194,16 +285,33 @@ export class MongoStore extends SessionStore<MongoSessionPayload, SessionMap> {
     if (this.#timestamps) update.$currentDate = { updatedAt: true };
     // No upsert, and only while unexpired: a session the TTL monitor or a logout removed stays removed, and
     // finding nothing is not an error (express-session would answer 500 on a harmless race otherwise).
-    const result = await this.#collection!.updateOne({ _id: this.#id(sid), expires: { $gt: new Date(now) } }, update, {
-      writeConcern: this.#writeConcern,
-    });
+    // A tombstone (session null) is never touched: it must expire when the revocation window ends.
+    const filter: Filter<SessionDocument> = { _id: this.#id(sid), expires: { $gt: new Date(now) }, session: { $ne: null } };
+    const result = await this.#serial(sid, () => this.#collection!.updateOne(filter, update, { writeConcern: this.#writeConcern }));
     if (result.matchedCount === 0) return false;
     this.emit('touch', sid); // connect-mongo's event (it also passes the session, which the store does not see here)
     return true;
   }
 
-  protected override async _destroy(sid: string): Promise<void> {
-    await this.#collection!.deleteOne({ _id: this.#id(sid) }, { writeConcern: this.#writeConcern });
+  protected override async _destroy(sid: string, _now: number, tombstoneUntil: number | null): Promise<void> {
+    const id = this.#id(sid);
+    if (tombstoneUntil === null) {
+      await this.#serial(sid, () => this.#collection!.deleteOne({ _id: id }, { writeConcern: this.#writeConcern }));
+    } else {
+      // One replace: the session (and its owner field) becomes a tombstone that expires with the window.
+      const tombstone = { session: null, expires: new Date(tombstoneUntil) } as unknown as SessionDocument;
+      await this.#serial(sid, async () => {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await this.#collection!.replaceOne({ _id: id }, tombstone, { upsert: true, writeConcern: this.#writeConcern });
+            return;
+          } catch (err) {
+            // A concurrent upsert inserted the sid first: replace what it wrote.
+            if (!isDuplicateKey(err) || attempt >= UPSERT_ATTEMPTS) throw err;
+          }
+        }
+      });
+    }
     this.emit('destroy', sid); // connect-mongo's event
   }
 
@@ -219,6 +327,14 @@ export class MongoStore extends SessionStore<MongoSessionPayload, SessionMap> {
 
   protected override async _length(now: number): Promise<number> {
     return this.#collection!.countDocuments(unexpired(now));
+  }
+
+  protected override async *_sessionsOf(owner: string, now: number): AsyncIterable<[string, StoredRecord<MongoSessionPayload>]> {
+    const cursor = this.#collection!.find(
+      { owner, ...unexpired(now) },
+      { projection: { session: 1, expires: 1 }, batchSize: CURSOR_BATCH_SIZE },
+    );
+    for await (const doc of cursor) yield [doc._id, { data: doc.session, expiresAt: expiryOf(doc) }];
   }
 
   protected override async _clear(): Promise<void> {
@@ -268,11 +384,28 @@ function expiryOf(doc: Pick<SessionDocument, 'expires'>): number | null {
   return Number.isFinite(ms) ? ms : null;
 }
 
+/** Whether the server is FerretDB (its buildInfo says so); false when buildInfo is not allowed. */
+async function isFerretDB(client: MongoClient): Promise<boolean> {
+  try {
+    return 'ferretdbVersion' in (await client.db('admin').command({ buildInfo: 1 }));
+  } catch {
+    return false;
+  }
+}
+
 function isDuplicateKey(err: unknown): boolean {
   return (err as { code?: unknown } | null)?.code === 11000;
 }
 
-/** Unexpired at `now`, counting documents without `expires` as unexpired (as `expiryOf` and connect-mongo do). */
+/**
+ * Unexpired sessions at `now`, counting documents without `expires` as unexpired (as `expiryOf` and connect-mongo
+ * do), tombstones excluded.
+ */
 function unexpired(now: number): Filter<SessionDocument> {
-  return { $or: [{ expires: { $gt: new Date(now) } }, { expires: { $exists: false } }] };
+  return { session: { $ne: null }, $or: [{ expires: { $gt: new Date(now) } }, { expires: { $exists: false } }] };
+}
+
+/** What a guarded write may replace: anything but a tombstone that has not expired yet at `now`. */
+function replaceable(now: number): Filter<SessionDocument> {
+  return { $or: [{ session: { $ne: null } }, { expires: { $lte: new Date(now) } }] };
 }

@@ -4,11 +4,11 @@ import { ErrorCode, SessionStoreError } from '../../shared/errors.js';
 import { any, bool, either, fn, obj, oneOf, renamed, scaled, str } from '../../shared/options.js';
 import { type SessionMap, SessionStore, storeOptions } from '../../shared/store.js';
 import { subscribe, watchClient } from '../../shared/watch.js';
-import type { BaseStoreOptions, StoredRecord } from '../../shared/types.js';
+import type { BaseStoreOptions, StoredRecord, WriteContext } from '../../shared/types.js';
 import { diagnose, isConnectionError } from './connection-errors.js';
 import { checkout } from './lease.js';
-import { type Statement, type Statements, type TableLayout, type TableName, lockKey, statements, tableName } from './sql.js';
-import { createTableIfMissing } from './table.js';
+import { type Statement, type Statements, type TableLayout, type TableName, TOMBSTONE, lockKey, statements, tableName } from './sql.js';
+import { addOwnerColumnIfMissing, createTableIfMissing } from './table.js';
 
 const DEFAULT_PRUNE_SECONDS = 15 * 60;
 const PAGE_SIZE = 500;
@@ -30,9 +30,10 @@ export interface PostgresStoreOptions extends BaseStoreOptions<string> {
   /** Schema of the table. Default: none, i.e. the first schema of the `search_path` (usually `public`). */
   schemaName?: string;
   /**
-   * Table name. Default `'session'`, connect-pg-simple's. Any text is safe: names are always quoted. A
-   * schema-qualified `'schema.table'` is taken as such only when `schemaName` is not given (connect-pg-simple
-   * reads it the same way).
+   * Table name. Default `'session'`, connect-pg-simple's. Any text is safe: names are always quoted, so a plain
+   * `'app.session'` is one table whose name contains a dot (as in connect-pg-simple), not table `session` of
+   * schema `app`: use `schemaName` for that. connect-pg-simple's deprecated quoted form `'app"."session'` is read
+   * as schema `app`, table `session`, when `schemaName` is not given.
    */
   tableName?: string;
   /**
@@ -61,8 +62,11 @@ export interface PostgresStoreOptions extends BaseStoreOptions<string> {
   pruneSessionRandomizedInterval?: false | ((intervalMs: number) => number);
   /** Called with background failures (pruning, pool errors), like connect-pg-simple's `errorLog`. Default: none. */
   errorLog?: (...args: unknown[]) => void;
-  /** Not supported: pass pg-promise's underlying pool as `client: db.$pool`. */
-  pgPromise?: never;
+  /**
+   * A pg-promise database object (connect-pg-simple's option): the store uses its pool (`db.$pool`), a `pg.Pool`,
+   * and never ends it. Same as `client: db.$pool`.
+   */
+  pgPromise?: { $pool: unknown };
 }
 
 const OPTIONS = {
@@ -76,11 +80,18 @@ const OPTIONS = {
     createTableIfMissing: bool,
     errorLog: fn,
     pruneSessionRandomizedInterval: either(oneOf(false), fn),
-    pgPromise: () => {
-      throw new SessionStoreError(ErrorCode.INVALID_OPTION, 'pgPromise is not supported: pass its pool instead (`client: db.$pool`)');
-    },
   },
   aliases: {
+    pgPromise: {
+      to: 'client',
+      convert: (db: unknown, name: string) => {
+        const pool = (db as { $pool?: unknown } | null)?.$pool;
+        if (typeof pool !== 'object' || pool === null) {
+          throw new SessionStoreError(ErrorCode.INVALID_OPTION, `${name} must be a pg-promise database object (with $pool)`);
+        }
+        return pool;
+      },
+    },
     pool: renamed('client'),
     connectionString: renamed('conString'),
     schema: renamed('layout'),
@@ -101,6 +112,12 @@ interface Row extends QueryResultRow {
  * prepared statements, `all`/`ids`/`length`/`clear`, a touch that never resurrects, table creation that is safe
  * under concurrency, pruning in bounded batches by one instance at a time (advisory lock), and
  * `'connect'`/`'disconnect'` events.
+ *
+ * Revocation (on unless `revocationWindowMs: false`): `destroy()` turns the row into a tombstone (`sess` the JSON
+ * `null`, `expire` the end of the window) that `set` does not replace while it lasts and no read returns;
+ * connect-pg-simple reads it as no session. With the `owner` option, the store adds a nullable `"owner"` column and
+ * a partial index on it when they are missing (connect-pg-simple names its columns, so it is not disturbed), and
+ * `set` writes the owner in its one statement.
  *
  * The store attaches an `'error'` listener to the pool (even one you pass in): an idle connection dying when the
  * server restarts must not crash the process. It checks the server instead, and reports `'disconnect'` if a
@@ -126,6 +143,8 @@ export class PostgresStore extends SessionStore<string, SessionMap> {
   readonly #layout: TableLayout;
   readonly #pruneKey: string;
   readonly #errorLog: ((...args: unknown[]) => void) | undefined;
+  /** The `owner` option is set: the table has an `"owner"` column, written by every `set`. */
+  readonly #owners: boolean;
   #unwatchPool: () => void;
 
   /** @param options A `pg.Pool`, a connection string, or options. */
@@ -141,10 +160,12 @@ export class PostgresStore extends SessionStore<string, SessionMap> {
       pruneDelay: randomized === false ? (ms) => ms : randomized,
       namespace: name.qualified,
       maxSidBytes: MAX_SID_BYTES,
+      capabilities: { revocation: true },
     });
     this.#name = name;
     this.table = name.qualified;
-    this.#sql = statements(name.qualified);
+    this.#owners = opts.owner !== undefined;
+    this.#sql = statements(name.qualified, { owner: this.#owners });
     this.#pruneKey = lockKey(`session-stores:prune:${name.qualified}`);
     this.#layout = opts.layout ?? 'compatible';
     this.#createTable = opts.createTableIfMissing === true;
@@ -189,19 +210,23 @@ export class PostgresStore extends SessionStore<string, SessionMap> {
   }
 
   protected override async _open(): Promise<void> {
-    if (this.#createTable) {
-      await createTableIfMissing(this.client, this.#name, this.#layout, lockKey(`session-stores:create:${this.#name.qualified}`));
-    }
+    const ddlLock = lockKey(`session-stores:create:${this.#name.qualified}`);
+    if (this.#createTable) await createTableIfMissing(this.client, this.#name, this.#layout, ddlLock);
+    if (this.#owners) await addOwnerColumnIfMissing(this.client, this.#name, ddlLock);
   }
 
   protected override async _get(sid: string): Promise<StoredRecord | null> {
     const { rows } = await this.#query<Row>(this.#sql.get, [sid]);
     const row = rows[0];
-    return row ? { data: row.data, expiresAt: row.expires } : null;
+    // A tombstone (revocation) is no session.
+    return row && row.data !== TOMBSTONE ? { data: row.data, expiresAt: row.expires } : null;
   }
 
-  protected override async _set(sid: string, data: string, expiresAt: number): Promise<void> {
-    await this.#query(this.#sql.set, [sid, data, expiresAt]);
+  protected override async _set(sid: string, data: string, expiresAt: number, now: number, context: WriteContext): Promise<void> {
+    const values: unknown[] = [sid, data, expiresAt];
+    if (this.#owners) values.push(context.owner);
+    if (context.guarded) values.push(now);
+    await this.#query(context.guarded ? this.#sql.setGuarded : this.#sql.set, values);
   }
 
   protected override async _touch(sid: string, expiresAt: number, now: number): Promise<boolean> {
@@ -209,8 +234,9 @@ export class PostgresStore extends SessionStore<string, SessionMap> {
     return (rowCount ?? 0) > 0;
   }
 
-  protected override async _destroy(sid: string): Promise<void> {
-    await this.#query(this.#sql.destroy, [sid]);
+  protected override async _destroy(sid: string, _now: number, tombstoneUntil: number | null): Promise<void> {
+    if (tombstoneUntil === null) await this.#query(this.#sql.destroy, [sid]);
+    else await this.#query(this.#sql.tombstone, [sid, tombstoneUntil]);
   }
 
   protected override async *_entries(now: number): AsyncIterable<[string, StoredRecord]> {
@@ -226,6 +252,12 @@ export class PostgresStore extends SessionStore<string, SessionMap> {
   protected override async _length(now: number): Promise<number> {
     const { rows } = await this.#query<{ n: number }>(this.#sql.length, [now]);
     return rows[0]!.n;
+  }
+
+  /** One query on the partial index of the `"owner"` column: as many rows as that owner has sessions. */
+  protected override async *_sessionsOf(owner: string, now: number): AsyncIterable<[string, StoredRecord]> {
+    const { rows } = await this.#query<Row>(this.#sql.sessionsOf, [owner, now]);
+    for (const row of rows) yield [row.sid!, { data: row.data, expiresAt: row.expires }];
   }
 
   protected override async *_clear(): AsyncIterable<number> {
@@ -250,9 +282,10 @@ export class PostgresStore extends SessionStore<string, SessionMap> {
       try {
         for (;;) {
           // On the client that holds the lock: a pool of size 1 must not wait for itself.
-          const { rowCount } = await this.#query(this.#sql.prune, [now, batchSize], client);
-          yield rowCount ?? 0;
-          if ((rowCount ?? 0) < batchSize) return;
+          const { rows } = await this.#query<{ n: number; sessions: number }>(this.#sql.prune, [now, batchSize], client);
+          // Expired tombstones go too, but only sessions are counted.
+          yield rows[0]!.sessions;
+          if (rows[0]!.n < batchSize) return;
         }
       } finally {
         // If unlocking fails, the client is destroyed below, which ends its session and so releases the lock.

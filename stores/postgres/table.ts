@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import { withClient } from './lease.js';
-import { type TableLayout, type TableName, createTableSql } from './sql.js';
+import { type TableLayout, type TableName, addOwnerColumnSql, createTableSql } from './sql.js';
 
 /**
  * Creates the schema, table and expiry index when the table does not exist. Idempotent and safe when many
@@ -32,6 +32,36 @@ export async function createTableIfMissing(pool: Pool, name: TableName, layout: 
         const { rows } = await client.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [name.qualified]);
         if (rows[0]!.exists) return;
       }
+      throw err;
+    }
+  });
+}
+
+/**
+ * Adds the owner column and its index (see {@link addOwnerColumnSql}) when they are missing, under the same
+ * advisory lock as table creation. Each is looked up first, so a role that may not alter the table works once
+ * they exist (`ALTER TABLE … IF NOT EXISTS` would still need ownership of the table). Fails with `42P01` while
+ * the table does not exist: the next operation tries again.
+ */
+export async function addOwnerColumnIfMissing(pool: Pool, name: TableName, lockKey: string): Promise<void> {
+  await withClient(pool, async (client) => {
+    await client.query('BEGIN');
+    try {
+      await client.query('SELECT pg_advisory_xact_lock($1::int8)', [lockKey]);
+      const { rows } = await client.query<{ table: boolean; column: boolean; index: boolean }>(
+        `SELECT to_regclass($1) IS NOT NULL AS table,
+           EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'owner' AND NOT attisdropped) AS column,
+           EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                   WHERE i.indrelid = to_regclass($1) AND a.attname = 'owner') AS index`,
+        [name.qualified],
+      );
+      const found = rows[0]!;
+      const ddl = addOwnerColumnSql(name);
+      if (!found.table || !found.column) await client.query(ddl.column);
+      if (!found.index) await client.query(ddl.index);
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
       throw err;
     }
   });

@@ -3,11 +3,11 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { ErrorCode, SessionStoreError } from '../../shared/errors.js';
 import { type Alias, any, bool, num, obj, renamed, str } from '../../shared/options.js';
 import { type SessionMap, SessionStore, storeOptions } from '../../shared/store.js';
-import type { BaseStoreOptions, StoredRecord } from '../../shared/types.js';
+import type { BaseStoreOptions, StoredRecord, WriteContext } from '../../shared/types.js';
 import { SYNC_BUSY_TIMEOUT_MS, whileBusy } from './busy.js';
 import { assertTableName } from './identifier.js';
 import { fromIso, toIso } from './iso-time.js';
-import { type Statements, applyPragmas, prepare, schemaSql } from './statements.js';
+import { type Statements, TOMBSTONE, applyPragmas, ownersSchemaSql, prepare, schemaSql } from './statements.js';
 
 /** better-sqlite3-session-store's default: every 15 minutes. */
 const DEFAULT_PRUNE_INTERVAL_MS = 15 * 60_000;
@@ -97,6 +97,12 @@ const OPTIONS = {
  * index on `expire` that store lacked. Expired sessions are deleted in bounded batches every 15 minutes by
  * default (never keeping the process alive).
  *
+ * Revocation (on unless `revocationWindowMs: false`): `destroy()` turns the row into a tombstone (`sess` the text
+ * `null`, `expire` the end of the window) that `set` does not replace while it lasts and no read returns;
+ * better-sqlite3-session-store reads it as no session. With the `owner` option, sessions are indexed in a side
+ * table `<table>_owners(sid, owner)` (a column would break that store's three-value `INSERT`), written in the
+ * same transaction as the session.
+ *
  * better-sqlite3 is synchronous: each call is one short statement on the calling thread (microseconds in WAL
  * mode). Waiting for another process's lock is asynchronous (see `busyTimeoutMs`), and bulk operations run in
  * batches that let the event loop turn.
@@ -115,6 +121,8 @@ export class SQLiteStore extends SessionStore<string, SessionMap> {
   readonly #ownsDb: boolean;
   readonly #wal: boolean;
   readonly #busyTimeoutMs: number;
+  /** The `owner` option is set: sessions are indexed in `<table>_owners`. */
+  readonly #owners: boolean;
   #sql: Statements | undefined;
 
   /**
@@ -139,9 +147,11 @@ export class SQLiteStore extends SessionStore<string, SessionMap> {
       pruneIntervalMs: DEFAULT_PRUNE_INTERVAL_MS,
       // Identifiers are case-insensitive in SQLite (for ASCII letters), quoted or not.
       namespace: `${db.name}#${tableName.replace(/[A-Z]/g, (c) => c.toLowerCase())}`,
+      capabilities: { revocation: true },
     });
     this.client = db;
     this.tableName = tableName;
+    this.#owners = opts.owner !== undefined;
     this.#ownsDb = given === undefined;
     this.#wal = opts.wal ?? this.#ownsDb;
     this.#busyTimeoutMs = opts.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
@@ -157,26 +167,60 @@ export class SQLiteStore extends SessionStore<string, SessionMap> {
     await this.#busy(() => {
       // NORMAL is only crash-safe in WAL mode; a rollback journal keeps SQLite's default (FULL).
       applyPragmas(db, { wal: this.#wal, synchronousNormal: this.#ownsDb && this.#wal });
-      if (!db.readonly) db.exec(schemaSql(this.tableName));
+      if (!db.readonly) db.exec(schemaSql(this.tableName) + (this.#owners ? ownersSchemaSql(this.tableName) : ''));
     });
-    this.#sql = prepare(db, this.tableName);
+    this.#sql = prepare(db, this.tableName, { owner: this.#owners });
   }
 
   protected override async _get(sid: string): Promise<StoredRecord<string> | null> {
     const row = await this.#busy(() => this.#sql!.get.get(sid));
-    return row ? { data: text(row.sess), expiresAt: fromIso(row.expire) } : null;
+    return live(row) ? { data: text(row.sess), expiresAt: fromIso(row.expire) } : null;
   }
 
-  protected override async _set(sid: string, data: string, expiresAt: number): Promise<void> {
-    await this.#busy(() => this.#sql!.set.run(sid, storable(data), toIso(expiresAt)));
+  protected override async _set(sid: string, data: string, expiresAt: number, now: number, context: WriteContext): Promise<void> {
+    const sql = this.#sql!;
+    const write = (): boolean => {
+      const stored = storable(data);
+      const { changes } = context.guarded
+        ? sql.setGuarded.run(sid, stored, toIso(expiresAt), toIso(now))
+        : sql.set.run(sid, stored, toIso(expiresAt));
+      return changes > 0;
+    };
+    const owners = sql.owners;
+    if (!owners) {
+      await this.#busy(write);
+      return;
+    }
+    // One transaction: the session and its index entry change together, or not at all (a tombstone held).
+    await this.#busy(() =>
+      this.client.transaction(() => {
+        if (!write()) return;
+        if (context.owner === null) owners.delete.run(sid);
+        else owners.set.run(sid, context.owner);
+      })(),
+    );
   }
 
   protected override async _touch(sid: string, expiresAt: number, now: number): Promise<boolean> {
     return (await this.#busy(() => this.#sql!.touch.run(toIso(expiresAt), sid, toIso(now)))).changes > 0;
   }
 
-  protected override async _destroy(sid: string): Promise<void> {
-    await this.#busy(() => this.#sql!.destroy.run(sid));
+  protected override async _destroy(sid: string, _now: number, tombstoneUntil: number | null): Promise<void> {
+    const sql = this.#sql!;
+    const remove = (): void => {
+      if (tombstoneUntil === null) sql.destroy.run(sid);
+      else sql.tombstone.run(sid, toIso(tombstoneUntil));
+    };
+    const owners = sql.owners;
+    await this.#busy(
+      owners
+        ? () =>
+            this.client.transaction(() => {
+              remove();
+              owners.delete.run(sid);
+            })()
+        : remove,
+    );
   }
 
   protected override async *_entries(now: number): AsyncIterable<[string, StoredRecord<string>]> {
@@ -204,21 +248,55 @@ export class SQLiteStore extends SessionStore<string, SessionMap> {
     }
   }
 
+  /**
+   * One indexed read of `<table>_owners` joined to the sessions: as many rows as the owner has index entries.
+   * Entries whose session is gone (destroyed or pruned by another store on the table), a tombstone or expired are
+   * dropped on the way, in the same transaction.
+   */
+  protected override async *_sessionsOf(owner: string, now: number): AsyncIterable<[string, StoredRecord<string>]> {
+    const owners = this.#sql!.owners!;
+    const found = await this.#busy(() =>
+      this.client.transaction(() => {
+        const rows = owners.list.all(owner);
+        const out: Array<[string, StoredRecord<string>]> = [];
+        for (const row of rows) {
+          const expiresAt = live(row) ? fromIso(row.expire) : 0;
+          if (expiresAt > now) out.push([row.sid, { data: text(row.sess), expiresAt }]);
+          else if (!this.client.readonly) owners.delete.run(row.sid);
+        }
+        return out;
+      })(),
+    );
+    yield* found;
+  }
+
   protected override async *_clear(): AsyncIterable<number> {
-    for (;;) {
-      const { changes } = await this.#busy(() => this.#sql!.clear.run(BATCH));
-      yield changes;
-      if (changes < BATCH) return;
+    const sql = this.#sql!;
+    for (const clear of sql.owners ? [sql.clear, sql.owners.clear] : [sql.clear]) {
+      for (;;) {
+        const { changes } = await this.#busy(() => clear.run(BATCH));
+        yield changes;
+        if (changes < BATCH) break;
+      }
     }
   }
 
+  /** Expired sessions and tombstones go alike (with their index entries); only sessions are counted. */
   protected override async *_prune(now: number, batchSize: number): AsyncIterable<number> {
+    const sql = this.#sql!;
+    const owners = sql.owners;
     const cutoff = toIso(now);
     const step = Math.min(batchSize, BATCH);
     for (;;) {
-      const { changes } = await this.#busy(() => this.#sql!.prune.run(cutoff, step));
-      yield changes;
-      if (changes < step) return;
+      const rows = await this.#busy(() =>
+        this.client.transaction(() => {
+          const gone = sql.prune.all(cutoff, step);
+          if (owners) for (const { sid } of gone) owners.delete.run(sid);
+          return gone;
+        })(),
+      );
+      yield rows.reduce((n, row) => n + (row.live ? 1 : 0), 0);
+      if (rows.length < step) return;
     }
   }
 
@@ -253,6 +331,11 @@ const NUMBER_LIKE = /^\s*[+-]?\.?\d/;
  */
 function storable(data: string): string | Buffer {
   return NUMBER_LIKE.test(data) ? Buffer.from(data, 'utf8') : data;
+}
+
+/** Whether `row` is a session (not missing, not a tombstone). */
+function live<T extends { sess: unknown }>(row: T | undefined): row is T {
+  return row !== undefined && row.sess !== null && row.sess !== TOMBSTONE;
 }
 
 /** The stored `sess` as the text that was written (see {@link storable}). */

@@ -1,7 +1,7 @@
 /**
  * `npm run matrix`: runs the conformance suite against every store module in test/matrix/stores (ours and the
  * popular third-party stores, each against a real server from test/servers) and writes
- * test/matrix/results/matrix.{json,md}, plus the README section between `<!-- matrix:start -->` and
+ * test/matrix/results/matrix.{json,md}, plus the section of docs/conformance.md between `<!-- matrix:start -->` and
  * `<!-- matrix:end -->`. Never edit those by hand: they are this script's output.
  *
  * Exit code: 0 unless the harness itself breaks (2), or one of OUR stores is unavailable or fails a test that it
@@ -201,15 +201,15 @@ async function writeResults(rows: Row[]): Promise<void> {
   });
   writeFileSync(jsonFile, await prettier.format(JSON.stringify({ node: process.version, rows: slim }), options));
   writeFileSync(join(resultsDir, 'matrix.md'), md);
-  const readme = join(root, 'README.md');
-  if (!existsSync(readme)) return;
-  const text = readFileSync(readme, 'utf8');
+  const doc = join(root, 'docs/conformance.md');
+  if (!existsSync(doc)) return;
+  const text = readFileSync(doc, 'utf8');
   const start = '<!-- matrix:start -->';
   const end = '<!-- matrix:end -->';
   const a = text.indexOf(start);
   const b = text.indexOf(end);
   if (a < 0 || b < a) return;
-  writeFileSync(readme, `${text.slice(0, a + start.length)}\n${md}${text.slice(b)}`);
+  writeFileSync(doc, `${text.slice(0, a + start.length)}\n${md}${text.slice(b)}`);
 }
 
 async function main(): Promise<number> {

@@ -160,6 +160,43 @@ describe('FileStore → session-file-store', () => {
     expect(plain(await ours.get('lt'))).toEqual({ v: 1 });
   });
 
+  it('a tombstone our destroy() leaves is no session to session-file-store, and does not crash it', async () => {
+    const { dir, ours, legacy, legacyApi } = pair();
+    await ours.set('gone', sess(60_000, { user: 'ann' }));
+    await ours.destroy('gone');
+    expect(readFileSync(join(dir, 'gone.json'), 'utf8')).toBe('null');
+    expect(await legacyApi.get('gone')).toBeNull();
+    const expired = (sid: string): Promise<boolean | undefined> =>
+      new Promise((resolve, reject) =>
+        (legacy as unknown as { expired(s: string, c: (err: unknown, v?: boolean) => void): void }).expired(sid, (err, v) =>
+          err ? reject(err) : resolve(v),
+        ),
+      );
+    expect(await expired('gone')).toBe(true);
+    // A late write through our store is refused; session-file-store still sees no session.
+    await ours.set('gone', sess(60_000, { user: 'ann' }));
+    expect(await legacyApi.get('gone')).toBeNull();
+    expect(await ours.get('gone')).toBeNull();
+  });
+
+  it('the owner index is invisible to session-file-store: its list() and length() count session files only', async () => {
+    const dir = join(outer, `own${++n}`);
+    const legacy = new LegacyFileStore({ path: dir, retries: 0, logFn() {}, reapInterval: -1 });
+    const ours = new FileStore({ path: dir, reapInterval: -1, owner: 'user' });
+    opened.push(ours);
+    await ours.set('o1', sess(60_000, { user: 'ann' }));
+    await ours.set('o2', sess(60_000, { user: 'ann' }));
+    expect(readdirSync(dir).sort()).toEqual(['.owners', 'o1.json', 'o2.json']);
+    const list = (): Promise<string[]> =>
+      new Promise((resolve, reject) =>
+        (legacy as unknown as { list(c: (err: unknown, v: string[]) => void): void }).list((err, v) => (err ? reject(err) : resolve(v))),
+      );
+    expect((await list()).sort()).toEqual(['o1.json', 'o2.json']);
+    expect(await promisified(legacy).length()).toBe(2);
+    expect(plain(await promisified(legacy).get('o1'))).toEqual({ user: 'ann' });
+    expect((await ours.sessionsOf('ann')).map((s) => s.sid).sort()).toEqual(['o1', 'o2']);
+  });
+
   it('hostile sids we encode never reach session-file-store as paths', async () => {
     const { dir, ours } = pair();
     await ours.set('../escape', sess(60_000));
@@ -189,6 +226,11 @@ describe('FileStore: session-file-store options and methods', () => {
     await ours.touch('theirs', sess(2 * HOUR, { by: 'theirs' }));
     expect(await legacyApi.get('theirs')).toMatchObject({ by: 'theirs' });
     expect((await ours.ids()).sort()).toEqual(['ours', 'theirs']);
+    // A tombstone goes through the encoder too: session-file-store's decoder reads null (no session).
+    await ours.destroy('ours');
+    expect(await legacyApi.get('ours')).toBeNull();
+    expect(await ours.get('ours')).toBeNull();
+    expect(await ours.ids()).toEqual(['theirs']);
   });
 
   it('list() names the session files; expired() says whether a sid has no live session', async () => {

@@ -1,5 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -115,7 +126,9 @@ describe('FileStore: layout (session-file-store compatible)', () => {
     expect(file.cookie.expires).toBe(new Date(later).toISOString());
     await store.destroy('t');
     await store.touch('t', sess(later));
-    expect(existsSync(join(store.path, 't.json'))).toBe(false);
+    // What destroy() left is a tombstone, and touch() did not make it a session again.
+    expect(readFileSync(join(store.path, 't.json'), 'utf8')).toBe('null');
+    expect(await store.get('t')).toBeNull();
     await store.set('short', sess(Date.now() + 50));
     await sleep(80);
     await store.touch('short', sess(later));
@@ -233,6 +246,10 @@ describe('FileStore: file names', () => {
     for (const [i, sid] of HOSTILE.entries()) expect(await store.get(sid), sid).toMatchObject({ i });
     expect((await store.ids()).sort()).toEqual([...HOSTILE].sort());
     for (const sid of HOSTILE) await store.destroy(sid);
+    // Tombstones under the same names, until clear() (or pruning, once their window ends).
+    expect(readdirSync(store.path).sort()).toEqual([...names].sort());
+    for (const name of names) expect(readFileSync(join(store.path, name), 'utf8')).toBe('null');
+    await store.clear();
     expect(readdirSync(store.path)).toEqual([]);
   });
 
@@ -313,6 +330,13 @@ describe('FileStore: options', () => {
     expect(await store.ids()).toEqual(['e']);
   });
 
+  it("accepts session-file-store's retry and reaper tuning options (documented there) and works as without them", async () => {
+    const store = open({ retries: 2, factor: 2, minTimeout: 10, maxTimeout: 20, reapAsync: true, reapSyncFallback: true, logFn() {} });
+    await store.set('t', sess(Date.now() + HOUR, { n: 2 }));
+    expect(await store.get('t')).toMatchObject({ n: 2 });
+    expect(readdirSync(store.path)).toEqual(['t.json']);
+  });
+
   it('defaults: ttl 3600 s for browser-session cookies', async () => {
     const store = open();
     const before = Date.now();
@@ -380,6 +404,90 @@ describe('FileStore: pruning', () => {
     while (readdirSync(store.path).length > 0) {
       if (Date.now() > deadline) throw new Error('the reaper never deleted the expired session');
       await sleep(10);
+    }
+  });
+});
+
+describe('FileStore: tombstones and the owner index', () => {
+  /** Moves a file's mtime into the past: what the passage of time does, without waiting for it. */
+  const age = (path: string, ms: number): void => utimesSync(path, new Date(Date.now() - ms), new Date(Date.now() - ms));
+
+  it('destroy() leaves <sid>.json = null with the end of the revocation window as mtime; prune() removes it once ended', async () => {
+    const store = open({ revocationWindowMs: 60_000 });
+    await store.set('t', sess(Date.now() + HOUR));
+    const before = Date.now();
+    await store.destroy('t');
+    const path = join(store.path, 't.json');
+    expect(readFileSync(path, 'utf8')).toBe('null');
+    expect(statSync(path).mtimeMs).toBeGreaterThanOrEqual(before + 60_000 - 5);
+    expect(await store.prune()).toBe(0);
+    expect(existsSync(path)).toBe(true);
+    age(path, 1000);
+    await store.set('t', sess(Date.now() + HOUR, { again: true })); // the window ended: the sid may be used again
+    expect(await store.get('t')).toMatchObject({ again: true });
+    await store.destroy('t');
+    age(path, 1000);
+    expect(await store.prune()).toBe(0); // tombstones are not counted as pruned sessions
+    expect(existsSync(path)).toBe(false);
+  });
+
+  it('revocationWindowMs: false deletes the file, as session-file-store does', async () => {
+    const store = open({ revocationWindowMs: false });
+    expect(store.supports.revocation).toBe(false);
+    await store.set('t', sess(Date.now() + HOUR));
+    await store.destroy('t');
+    expect(readdirSync(store.path)).toEqual([]);
+    await store.set('t', sess(Date.now() + HOUR, { back: true }));
+    expect(await store.get('t')).toMatchObject({ back: true });
+  });
+
+  it('owner index: .owners/<sha256>/<file name> per session, stale entries removed by sessionsOf() and prune()', async () => {
+    const store = open({ owner: 'user' });
+    await store.set('a1', sess(Date.now() + HOUR, { user: 'ann' }));
+    await store.set('a2', sess(Date.now() + HOUR, { user: 'ann' }));
+    await store.set('anon', sess(Date.now() + HOUR));
+    const dirs = readdirSync(join(store.path, '.owners'));
+    expect(dirs).toEqual([expect.stringMatching(/^[0-9a-f]{64}$/)]);
+    const ann = join(store.path, '.owners', dirs[0]!);
+    expect(readdirSync(ann).sort()).toEqual(['a1.json', 'a2.json']);
+    expect((await store.ids()).sort()).toEqual(['a1', 'a2', 'anon']);
+    await store.destroy('a1');
+    // Fresh entries are kept (a writer may be about to rename its session file into place)…
+    expect((await store.sessionsOf('ann')).map((s) => s.sid)).toEqual(['a2']);
+    expect(readdirSync(ann).sort()).toEqual(['a1.json', 'a2.json']);
+    // …older ones of ended sessions go.
+    age(join(ann, 'a1.json'), 120_000);
+    expect((await store.sessionsOf('ann')).map((s) => s.sid)).toEqual(['a2']);
+    expect(readdirSync(ann)).toEqual(['a2.json']);
+    // prune(): entries whose session file is gone, and then empty owner directories.
+    const noRevocation = open({ path: store.path, owner: 'user', revocationWindowMs: false });
+    await noRevocation.destroy('a2');
+    age(join(ann, 'a2.json'), 120_000);
+    await store.prune();
+    expect(readdirSync(join(store.path, '.owners'))).toEqual([]);
+    await store.clear();
+    expect(readdirSync(store.path)).toEqual([]);
+  });
+
+  it('refuses to open when .owners is a symlink (the index is never written outside the directory)', async () => {
+    const box = mkdtempSync(join(outer, 'own-'));
+    const elsewhere = join(box, 'elsewhere');
+    mkdirSync(elsewhere);
+    mkdirSync(join(box, 'store'));
+    symlinkSync(elsewhere, join(box, 'store', '.owners'));
+    const store = open({ path: join(box, 'store'), owner: 'user' });
+    await expect(store.ready()).rejects.toThrow(/owner index/);
+    expect(readdirSync(elsewhere)).toEqual([]);
+  });
+
+  it('a set() racing a destroy() of the same sid in one process never outlives the destroy', async () => {
+    const store = open();
+    for (let i = 0; i < 50; i++) {
+      const sid = `race${i}`;
+      await store.set(sid, sess(Date.now() + HOUR));
+      // destroy() first, then a late set(): whatever the interleaving on disk, the tombstone wins.
+      await Promise.all([store.destroy(sid), store.set(sid, sess(Date.now() + HOUR, { late: true }))]);
+      expect(await store.get(sid)).toBeNull();
     }
   });
 });

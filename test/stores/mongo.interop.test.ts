@@ -92,6 +92,47 @@ await describeWithServer('mongo', 'MongoStore ⇄ connect-mongo 6', (server) => 
         expect(await mine.length()).toBe(0);
         expect(await call(theirs, 'get', 'x')).toBeNull();
       });
+
+      it('a tombstone MongoStore leaves on destroy is no session to connect-mongo, and does not crash it', async () => {
+        const { theirs, mine, name } = pair({ stringify });
+        const lazy = ConnectMongo.create({ client, dbName, collectionName: name, autoRemove: 'disabled', stringify, touchAfter: 60 });
+        await mine.set('gone', sess(Date.now() + HOUR, { user: 'alice' }));
+        await mine.set('kept', sess(Date.now() + HOUR, { user: 'bob' }));
+        await mine.destroy('gone');
+        const doc = await client
+          .db(dbName)
+          .collection(name)
+          .findOne({ _id: 'gone' as never });
+        expect(doc).toMatchObject({ session: null, expires: expect.any(Date) });
+        expect(await call(theirs, 'get', 'gone')).toBeNull();
+        expect(await call(lazy as unknown as Store, 'get', 'gone')).toBeNull();
+        // connect-mongo's all() lists what its filter finds: the tombstone shows as null, never as a session.
+        const all = await call<unknown[]>(theirs, 'all');
+        expect(toJson(all.filter((s) => s !== null))).toEqual([toJson(await mine.get('kept'))]);
+        // Its touch() only moves the tombstone's expiry: the session stays gone for both stores.
+        await call(theirs, 'touch', 'gone', sess(Date.now() + 2 * HOUR, { user: 'alice' }));
+        expect(await call(theirs, 'get', 'gone')).toBeNull();
+        expect(await mine.get('gone')).toBeNull();
+        // And a late write through MongoStore is refused.
+        await mine.set('gone', sess(Date.now() + HOUR, { user: 'alice' }));
+        expect(await call(theirs, 'get', 'gone')).toBeNull();
+      });
+
+      it('with the owner option, connect-mongo reads the sessions (an extra owner field) unchanged', async () => {
+        const name = uniqueName('c');
+        const theirs = ConnectMongo.create({ client, dbName, collectionName: name, autoRemove: 'disabled', stringify }) as unknown as Store;
+        const mine = new MongoStore({ client, dbName, collectionName: name, autoRemove: 'disabled', stringify, owner: 'user' });
+        ours.push(mine);
+        const written = sess(Date.now() + HOUR, { user: 'carol', n: 1 });
+        await mine.set('o', written);
+        expect(toJson(await call(theirs, 'get', 'o'))).toEqual(toJson(written));
+        expect((await mine.sessionsOf('carol')).map((s) => s.sid)).toEqual(['o']);
+        // connect-mongo rewrites the session and leaves the owner field alone: still indexed, still readable.
+        await call(theirs, 'set', 'o', sess(Date.now() + HOUR, { user: 'carol', n: 2 }));
+        expect((await mine.sessionsOf('carol')).map((s) => s.session)).toMatchObject([{ n: 2 }]);
+        expect(await mine.destroyOwner('carol')).toBe(1);
+        expect(await call(theirs, 'get', 'o')).toBeNull();
+      });
     });
   }
 

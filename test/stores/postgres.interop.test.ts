@@ -124,6 +124,71 @@ describe.skipIf(!server)(`PostgresStore ⇄ connect-pg-simple [${server?.descrip
     });
   }
 
+  it('with revocation and owners on, connect-pg-simple neither breaks nor sees a tombstone as a session', async () => {
+    const pool = makePool(server!.url);
+    // A schema of its own: connect-pg-simple names its primary key "session_pkey" whatever the table.
+    const own = await scratchSchema(admin, 'revinterop');
+    try {
+      const table = uniqueName('rev');
+      const t = `"${own.name}"."${table}"`;
+      // The incumbent's own table, then our owner column and index on top of it.
+      const theirs = new PgSession({
+        pool,
+        schemaName: own.name,
+        tableName: table,
+        createTableIfMissing: true,
+        pruneSessionInterval: false,
+      });
+      await call((cb) => theirs.set('cps-before', sess(Date.now() + HOUR, { user: 'carl' }), cb));
+      const ours = new PostgresStore({ pool, schemaName: own.name, tableName: table, owner: 'user', pruneSessionInterval: false });
+      expect(ours.supports).toMatchObject({ revocation: true, owners: true });
+      await ours.ready();
+      const { rows: cols } = await pool.query(
+        `SELECT column_name, is_nullable FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position`,
+        [own.name, table],
+      );
+      expect(cols.map((c) => c.column_name)).toEqual(['sid', 'sess', 'expire', 'owner']);
+
+      // connect-pg-simple names its columns: it inserts and updates rows on the wider table.
+      await call((cb) => theirs.set('cps-after', sess(Date.now() + HOUR, { user: 'carl' }), cb));
+      await ours.set('ours', sess(Date.now() + HOUR, { user: 'alice' }));
+      await call((cb) => theirs.set('ours', sess(Date.now() + HOUR, { user: 'alice', by: 'cps' }), cb));
+      expect(await ours.get('ours')).toMatchObject({ by: 'cps' });
+      expect(await call((cb) => theirs.get('cps-after', cb))).toMatchObject({ user: 'carl' });
+      expect((await ours.sessionsOf('alice')).map((s) => s.sid)).toEqual(['ours']);
+
+      // A tombstone: JSON null in `sess json NOT NULL`, which connect-pg-simple reads as no session.
+      await ours.destroy('ours');
+      expect((await pool.query(`SELECT sess::text AS sess, owner FROM ${t} WHERE sid = 'ours'`)).rows).toEqual([
+        { sess: 'null', owner: null },
+      ]);
+      expect(await call((cb) => theirs.get('ours', cb))).toBeFalsy();
+      // Its touch (which checks nothing) may lengthen the tombstone but never makes a session of it.
+      await call((cb) => theirs.touch!('ours', sess(Date.now() + HOUR), cb));
+      expect(await call((cb) => theirs.get('ours', cb))).toBeFalsy();
+      expect(await ours.get('ours')).toBeNull();
+      await ours.set('ours', sess(Date.now() + HOUR, { user: 'alice', late: true }));
+      expect(await ours.get('ours')).toBeNull();
+      expect((await ours.ids()).sort()).toEqual(['cps-after', 'cps-before']);
+      expect(await ours.length()).toBe(2);
+      expect(await ours.sessionsOf('alice')).toEqual([]);
+
+      // Its pruning deletes expired tombstones like expired sessions.
+      await pool.query(`UPDATE ${t} SET expire = now() - interval '1 minute' WHERE sid = 'ours'`);
+      await new Promise<void>((resolve, reject) =>
+        (theirs as unknown as { pruneSessions(cb: (err: Error | null) => void): void }).pruneSessions((err) =>
+          err ? reject(err) : resolve(),
+        ),
+      );
+      expect((await pool.query(`SELECT sid FROM ${t} ORDER BY sid`)).rows.map((r) => r.sid)).toEqual(['cps-after', 'cps-before']);
+      await ours.close();
+      await (theirs as unknown as { close(): Promise<void> }).close();
+    } finally {
+      await own.drop();
+      await pool.end();
+    }
+  });
+
   it("PostgresStore uses a table created by connect-pg-simple's createTableIfMissing, and the reverse", async () => {
     const pool = makePool(server!.url);
     try {

@@ -126,6 +126,18 @@ describe.skipIf(!server)(`PostgresStore [${server?.description}]`, () => {
       expect(await store.get('a')).toMatchObject({ n: 1 });
     });
 
+    it("accepts connect-pg-simple's pgPromise option: the database object's pool ($pool), never ended", async () => {
+      // What pg-promise's database object exposes: its pg.Pool as $pool.
+      const db = { $pool: pool };
+      const store = new PostgresStore({ pgPromise: db, schemaName: schema.name, tableName: uniqueName('pgp'), createTableIfMissing: true });
+      expect(store.client).toBe(pool);
+      await store.set('p', sess(Date.now() + HOUR, { via: 'pg-promise' }));
+      expect(await store.get('p')).toMatchObject({ via: 'pg-promise' });
+      await store.client.query(`DROP TABLE ${store.table}`);
+      await store.close();
+      expect((await pool.query('SELECT 1 AS one')).rows[0].one).toBe(1);
+    });
+
     it('rejects invalid options at construction', () => {
       const bad: Array<[PostgresStoreOptions, RegExp]> = [
         [{ pool, tableName: 'a\u0000b' }, /NUL/],
@@ -287,7 +299,8 @@ describe.skipIf(!server)(`PostgresStore [${server?.description}]`, () => {
       } finally {
         (pool as unknown as { query: unknown }).query = original;
       }
-      expect(counts).toEqual(Object.fromEntries(Object.keys(counts).map((k) => [k, 1])));
+      // clear() deletes in batches until one finds nothing: here one batch takes the tombstone destroy() left.
+      expect(counts).toEqual(Object.fromEntries(Object.keys(counts).map((k) => [k, k === 'clear' ? 2 : 1])));
       expect(seen.every((q) => typeof q.name === 'string' && q.name.startsWith('session_stores_'))).toBe(true);
       expect(new Set(seen.map((q) => q.name)).size).toBe(8); // set, get, touch, length, ids, all, destroy, clear
     });
@@ -359,7 +372,18 @@ describe.skipIf(!server)(`PostgresStore [${server?.description}]`, () => {
       await store.set('b', sess(Date.now() + HOUR, { keep: 1 }));
       await store.destroy('b');
       await store.touch('b', sess(Date.now() + HOUR));
-      expect((await pool.query(`SELECT count(*)::int AS n FROM ${store.table} WHERE sid = 'b'`)).rows[0].n).toBe(0);
+      // What destroy() left is a tombstone (revocation), and touch did not extend it.
+      const tomb = await pool.query(
+        `SELECT sess::text AS sess, round(extract(epoch from expire::timestamptz) * 1000)::float8 AS ms FROM ${store.table} WHERE sid = 'b'`,
+      );
+      expect(tomb.rows).toEqual([{ sess: 'null', ms: expect.any(Number) }]);
+      expect(tomb.rows[0].ms).toBeLessThanOrEqual(Date.now() + 600_000);
+      expect(await store.get('b')).toBeNull();
+      const plain = open({ tableName: uniqueName('touch_plain'), revocationWindowMs: false });
+      await plain.set('b', sess(Date.now() + HOUR, { keep: 1 }));
+      await plain.destroy('b');
+      await plain.touch('b', sess(Date.now() + HOUR));
+      expect((await pool.query(`SELECT count(*)::int AS n FROM ${plain.table} WHERE sid = 'b'`)).rows[0].n).toBe(0);
       await store.set('c', sess(Date.now() + HOUR, { keep: 3 }));
       await store.touch('c', sess(Date.now() + 2 * HOUR, { keep: 4 }));
       expect(await store.get('c')).toMatchObject({ keep: 3 });
@@ -453,6 +477,161 @@ describe.skipIf(!server)(`PostgresStore [${server?.description}]`, () => {
         await new Promise((r) => setTimeout(r, 25));
       }
       expect((await pool.query(`SELECT count(*)::int AS n FROM ${store.table}`)).rows[0].n).toBe(3);
+    });
+  });
+
+  describe('revocation and owners', () => {
+    const count = async (store: PostgresStore, where = 'true'): Promise<number> =>
+      (await pool.query(`SELECT count(*)::int AS n FROM ${store.table} WHERE ${where}`)).rows[0].n;
+
+    it('destroy() leaves a tombstone row (sess JSON null, expire at the end of the window) in one statement; without revocation, a DELETE', async () => {
+      const store = open({ tableName: uniqueName('tomb'), revocationWindowMs: 60_000 });
+      await store.set('a', sess(Date.now() + HOUR, { user: 'alice' }));
+      const before = Date.now();
+      await store.destroy('a');
+      const { rows } = await pool.query(
+        `SELECT sess::text AS sess, round(extract(epoch from expire::timestamptz) * 1000)::float8 AS ms FROM ${store.table}`,
+      );
+      expect(rows).toHaveLength(1);
+      expect(rows[0].sess).toBe('null');
+      expect(rows[0].ms).toBeGreaterThanOrEqual(before + 60_000);
+      expect(rows[0].ms).toBeLessThanOrEqual(Date.now() + 60_000);
+      // A sid never saved gets one too: its first write may still be on its way.
+      await store.destroy('never-saved');
+      await store.set('never-saved', sess(Date.now() + HOUR));
+      expect(await store.get('never-saved')).toBeNull();
+      // A save with a past expiry deletes a session, never a tombstone.
+      await store.set('a', sess(Date.now() - 1000));
+      await store.set('a', sess(Date.now() + HOUR));
+      expect(await store.get('a')).toBeNull();
+      expect(await count(store, `sid = 'a' AND sess::text = 'null'`)).toBe(1);
+      expect([await store.length(), await store.ids(), await store.all()]).toEqual([0, [], {}]);
+
+      const plain = open({ tableName: uniqueName('tomb_off'), revocationWindowMs: false });
+      expect(plain.supports.revocation).toBe(false);
+      await plain.set('a', sess(Date.now() + HOUR));
+      await plain.destroy('a');
+      expect(await count(plain)).toBe(0);
+      await plain.set('a', sess(Date.now() + HOUR, { back: true }));
+      expect(await plain.get('a')).toMatchObject({ back: true });
+    });
+
+    it('a tombstone gives way once it has expired, and pruning deletes it without counting it as a session', async () => {
+      const store = open({ tableName: uniqueName('tomb_exp'), revocationWindowMs: 60_000 });
+      await store.set('a', sess(Date.now() + HOUR));
+      await store.set('b', sess(Date.now() + HOUR));
+      await store.destroy('a');
+      await store.destroy('b');
+      await pool.query(`UPDATE ${store.table} SET expire = (now() - interval '1 second')::timestamptz WHERE sid = 'a'`);
+      await store.set('a', sess(Date.now() + HOUR, { v: 2 }));
+      expect(await store.get('a')).toMatchObject({ v: 2 });
+      await store.set('old', sess(Date.now() + HOUR));
+      await pool.query(`UPDATE ${store.table} SET expire = (now() - interval '1 second')::timestamptz WHERE sid IN ('b', 'old')`);
+      expect(await store.prune()).toBe(1);
+      expect((await pool.query(`SELECT sid FROM ${store.table}`)).rows).toEqual([{ sid: 'a' }]);
+      // clear() takes live tombstones too.
+      await store.destroy('a');
+      await store.clear();
+      expect(await count(store)).toBe(0);
+    });
+
+    it('owner: adds a nullable owner column and a partial index only when asked, once, and sessionsOf() uses the index', async () => {
+      const table = uniqueName('owners');
+      const plain = open({ tableName: table });
+      await plain.set('anon', sess(Date.now() + HOUR));
+      const columns = async (): Promise<string[]> =>
+        (
+          await pool.query(
+            `SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position`,
+            [schema.name, table],
+          )
+        ).rows.map((r) => r.column_name);
+      expect(await columns()).toEqual(['sid', 'sess', 'expire']);
+      const owned = open({ tableName: table, owner: 'user' });
+      const again = open({ tableName: table, owner: (s) => (s as { user?: string }).user });
+      await Promise.all([owned.ready(), again.ready()]);
+      expect(await columns()).toEqual(['sid', 'sess', 'expire', 'owner']);
+      const idx = await pool.query(
+        `SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = $2 ORDER BY indexname`,
+        [schema.name, table],
+      );
+      const ownerIndexes = idx.rows.filter((r) => /\(owner\)/.test(r.indexdef));
+      expect(ownerIndexes).toHaveLength(1);
+      expect(ownerIndexes[0].indexdef).toMatch(/WHERE \(owner IS NOT NULL\)/);
+      // The store without the option keeps working on the wider table.
+      await plain.set('anon2', sess(Date.now() + HOUR));
+      expect(await plain.length()).toBe(2);
+
+      for (let i = 0; i < 3; i++) await owned.set(`alice-${i}`, sess(Date.now() + HOUR, { user: 'alice' }));
+      await owned.set('bob-0', sess(Date.now() + HOUR, { user: 'bob' }));
+      expect((await owned.sessionsOf('alice')).map((s) => s.sid).sort()).toEqual(['alice-0', 'alice-1', 'alice-2']);
+      const rows = await pool.query(`SELECT sid, owner FROM ${owned.table} ORDER BY sid`);
+      expect(rows.rows).toEqual([
+        { sid: 'alice-0', owner: 'alice' },
+        { sid: 'alice-1', owner: 'alice' },
+        { sid: 'alice-2', owner: 'alice' },
+        { sid: 'anon', owner: null },
+        { sid: 'anon2', owner: null },
+        { sid: 'bob-0', owner: 'bob' },
+      ]);
+      await owned.destroy('alice-1');
+      expect(await count(owned, `sid = 'alice-1' AND owner IS NULL AND sess::text = 'null'`)).toBe(1);
+      expect(await owned.destroyOwner('alice', { except: 'alice-0' })).toBe(1);
+      expect((await owned.sessionsOf('alice')).map((s) => s.sid)).toEqual(['alice-0']);
+
+      // The plan of the prepared statement, with the planner told the table is big: an index scan on owner.
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        await client.query('SET LOCAL enable_seqscan = off');
+        await client.query(
+          `PREPARE owner_plan(text, float8) AS SELECT sid FROM ${owned.table} WHERE "owner" = $1 AND "expire" > to_timestamp($2 / 1000) AND "sess"::text <> 'null'`,
+        );
+        await client.query(`SET LOCAL plan_cache_mode = force_generic_plan`);
+        const plan = await client.query(`EXPLAIN EXECUTE owner_plan('alice', 0)`);
+        expect(plan.rows.map((r) => r['QUERY PLAN']).join('\n')).toMatch(
+          /Index Scan using "IDX_[^"]+_owner"|Bitmap Index Scan on "IDX_[^"]+_owner"/,
+        );
+        await client.query('ROLLBACK');
+      } finally {
+        client.release();
+      }
+    });
+
+    it('owner: set writes the owner in its one statement, destroy clears it in its one statement', async () => {
+      const store = open({ tableName: uniqueName('owner_rt'), owner: 'user' });
+      await store.ready();
+      let queries = 0;
+      const original = pool.query.bind(pool);
+      (pool as unknown as { query: unknown }).query = (...args: unknown[]) => {
+        queries++;
+        return (original as (...a: unknown[]) => unknown)(...args);
+      };
+      try {
+        for (const op of [
+          () => store.set('s', sess(Date.now() + HOUR, { user: 'ann' })),
+          () => store.set('s', sess(Date.now() + HOUR, { user: 'ben' })),
+          () => store.destroy('s'),
+          () => store.set('s', sess(Date.now() + HOUR, { user: 'ben' })),
+        ]) {
+          const before = queries;
+          await op();
+          expect(queries - before).toBe(1);
+        }
+      } finally {
+        (pool as unknown as { query: unknown }).query = original;
+      }
+      expect(await store.sessionsOf('ben')).toEqual([]);
+      expect(await count(store, `owner IS NOT NULL`)).toBe(0);
+    });
+
+    it('owner: without createTableIfMissing, opening fails cleanly while the table is missing and works once it exists', async () => {
+      const table = uniqueName('owner_later');
+      const store = open({ tableName: table, createTableIfMissing: false, owner: 'user' });
+      await expect(store.get('x')).rejects.toMatchObject({ cause: { code: '42P01' } });
+      await open({ tableName: table }).ready();
+      await store.set('x', sess(Date.now() + HOUR, { user: 'zoe' }));
+      expect((await store.sessionsOf('zoe')).map((s) => s.sid)).toEqual(['x']);
     });
   });
 

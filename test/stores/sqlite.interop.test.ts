@@ -149,6 +149,61 @@ describe('SQLiteStore ⇄ better-sqlite3-session-store', () => {
     expect(db.prepare('SELECT sid FROM sessions').pluck().all()).toEqual(['long']);
   });
 
+  it('with revocation and owners on, the incumbent keeps working and reads a tombstone as no session', async () => {
+    const file = join(dir, `revocation-${++n}.db`);
+    const db = new Database(file);
+    const incumbent = newIncumbent(db);
+    const ours = new SQLiteStore({ filename: file, pruneIntervalMs: false, owner: 'user' });
+    cleanup.push(
+      () => db.close(),
+      () => ours.close(),
+    );
+    expect(ours.supports).toMatchObject({ revocation: true, owners: true });
+    await ours.set('mine', sess(60_000, { user: 'ada' }));
+    // The owner index is a side table: the incumbent's three-value INSERT OR REPLACE still fits the sessions table.
+    expect((db.prepare('PRAGMA table_info(sessions)').all() as Array<{ name: string }>).map((c) => c.name)).toEqual([
+      'sid',
+      'sess',
+      'expire',
+    ]);
+    await call((cb) => incumbent.set('theirs', sess(60_000, { user: 'ada' }), cb));
+    await call((cb) => incumbent.set('mine', sess(60_000, { user: 'ada', v: 2 }), cb));
+    expect(await ours.get('mine')).toMatchObject({ v: 2 });
+    // Rows the incumbent inserted are not indexed; the ones it rewrote keep their entry.
+    expect((await ours.sessionsOf('ada')).map((s) => s.sid)).toEqual(['mine']);
+
+    // A tombstone: sess 'null', which the incumbent's get parses to null: no session, no crash.
+    await ours.destroy('mine');
+    expect(db.prepare(`SELECT sess FROM sessions WHERE sid = 'mine'`).pluck().get()).toBe('null');
+    expect(await call<SessionData | null>((cb) => incumbent.get('mine', cb))).toBeNull();
+    // Its touch checks only the expiry, so it may lengthen the tombstone; it never makes a session of it.
+    await call((cb) => incumbent.touch('mine', sess(120_000), cb));
+    expect(await call<SessionData | null>((cb) => incumbent.get('mine', cb))).toBeNull();
+    await ours.set('mine', sess(60_000, { user: 'ada', late: true }));
+    expect(await ours.get('mine')).toBeNull();
+    expect(await call<SessionData | null>((cb) => incumbent.get('mine', cb))).toBeNull();
+    expect(await ours.ids()).toEqual(['theirs']);
+    expect(await ours.sessionsOf('ada')).toEqual([]);
+    // Its all() and length() list table rows, expired ones included, and so the tombstone too (sess 'null').
+    const listed = await call<Array<{ sid: string; sess: string }>>((cb) => incumbent.all(cb));
+    expect(listed.map((r) => [r.sid, JSON.parse(r.sess) === null]).sort()).toEqual([
+      ['mine', true],
+      ['theirs', false],
+    ]);
+
+    // Its destroy leaves our index entry behind: dropped the next time the owner is listed.
+    await ours.set('mine2', sess(60_000, { user: 'ada' }));
+    await call((cb) => incumbent.destroy('mine2', cb));
+    expect(await ours.sessionsOf('ada')).toEqual([]);
+    expect(db.prepare('SELECT COUNT(*) FROM sessions_owners').pluck().get()).toBe(0);
+
+    // Its pruning deletes an expired tombstone like an expired session.
+    db.prepare(`UPDATE sessions SET expire = ? WHERE sid = 'mine'`).run(new Date(Date.now() - 1000).toISOString());
+    (incumbent as unknown as { clearExpiredSessions(): void }).clearExpiredSessions();
+    expect(db.prepare('SELECT sid FROM sessions').pluck().all()).toEqual(['theirs']);
+    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+  });
+
   it('an express-session app switched from the incumbent to SQLiteStore keeps its users logged in', async () => {
     const file = join(dir, `switch-${++n}.db`);
     const db = new Database(file);

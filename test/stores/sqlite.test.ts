@@ -170,6 +170,130 @@ describe('SQLiteStore: touch', () => {
   });
 });
 
+describe('SQLiteStore: revocation and owners', () => {
+  const rows = (db: Database.Database, table = 'sessions'): unknown[] =>
+    db.prepare(`SELECT sid, sess, expire FROM "${table}" ORDER BY sid`).all();
+
+  it("destroy() leaves a tombstone row (sess 'null', expire at the end of the window); without revocation, a DELETE", async () => {
+    const db = memoryDb();
+    const store = open({ client: db, revocationWindowMs: 60_000 });
+    await store.set('a', sess(Date.now() + HOUR, { user: 'alice' }));
+    const before = Date.now();
+    await store.destroy('a');
+    const [row] = rows(db) as Array<{ sid: string; sess: string; expire: string }>;
+    expect(row).toMatchObject({ sid: 'a', sess: 'null' });
+    expect(Date.parse(row!.expire)).toBeGreaterThanOrEqual(before + 60_000);
+    expect(Date.parse(row!.expire)).toBeLessThanOrEqual(Date.now() + 60_000);
+    await store.touch('a', sess(Date.now() + HOUR));
+    expect(rows(db)).toEqual([row]); // touch does not extend a tombstone
+    await store.set('a', sess(Date.now() + HOUR, { late: true }));
+    expect(await store.get('a')).toBeNull();
+    // A save with a past expiry deletes a session, never a tombstone.
+    await store.set('a', sess(Date.now() - 1000));
+    await store.set('a', sess(Date.now() + HOUR));
+    expect(await store.get('a')).toBeNull();
+    expect(rows(db)).toEqual([row]);
+    expect([await store.length(), await store.ids(), await store.all()]).toEqual([0, [], {}]);
+
+    const plainDb = memoryDb();
+    const plain = open({ client: plainDb, revocationWindowMs: false });
+    expect(plain.supports.revocation).toBe(false);
+    await plain.set('a', sess(Date.now() + HOUR));
+    await plain.destroy('a');
+    expect(rows(plainDb)).toEqual([]);
+    await plain.set('a', sess(Date.now() + HOUR, { back: true }));
+    expect(await plain.get('a')).toMatchObject({ back: true });
+  });
+
+  it('a tombstone gives way once expired; pruning deletes it without counting it; clear() takes it', async () => {
+    const db = memoryDb();
+    const store = open({ client: db, revocationWindowMs: 60_000 });
+    for (const sid of ['a', 'b', 'old']) await store.set(sid, sess(Date.now() + HOUR));
+    await store.destroy('a');
+    await store.destroy('b');
+    const past = new Date(Date.now() - 1000).toISOString();
+    db.prepare(`UPDATE sessions SET expire = ? WHERE sid = 'a'`).run(past);
+    await store.set('a', sess(Date.now() + HOUR, { v: 2 }));
+    expect(await store.get('a')).toMatchObject({ v: 2 });
+    db.prepare(`UPDATE sessions SET expire = ? WHERE sid IN ('b', 'old')`).run(past);
+    expect(await store.prune()).toBe(1);
+    expect(db.prepare('SELECT sid FROM sessions').pluck().all()).toEqual(['a']);
+    await store.destroy('a');
+    await store.clear();
+    expect(rows(db)).toEqual([]);
+  });
+
+  it('owner: a side table <table>_owners(sid, owner) indexed on owner, only when asked; the sessions table keeps its three columns', async () => {
+    const db = memoryDb();
+    const plain = open({ client: db, tableName: 'plain' });
+    await plain.ready();
+    const store = open({ client: db, owner: 'user' });
+    await store.ready();
+    const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).pluck().all();
+    expect(tables).toEqual(['plain', 'sessions', 'sessions_owners']);
+    expect((db.prepare('PRAGMA table_info(sessions)').all() as Array<{ name: string }>).map((c) => c.name)).toEqual([
+      'sid',
+      'sess',
+      'expire',
+    ]);
+    const plan = (db.prepare(`EXPLAIN QUERY PLAN SELECT sid FROM sessions_owners WHERE owner = ?`).all('x') as Array<{ detail: string }>)
+      .map((r) => r.detail)
+      .join(' | ');
+    expect(plan).toMatch(/sessions_owners_owner_idx/);
+
+    for (let i = 0; i < 3; i++) await store.set(`alice-${i}`, sess(Date.now() + HOUR, { user: 'alice' }));
+    await store.set('bob', sess(Date.now() + HOUR, { user: 'bob' }));
+    await store.set('anon', sess(Date.now() + HOUR));
+    const index = (): unknown[] => db.prepare('SELECT sid, owner FROM sessions_owners ORDER BY sid').all();
+    expect(index()).toEqual([
+      { sid: 'alice-0', owner: 'alice' },
+      { sid: 'alice-1', owner: 'alice' },
+      { sid: 'alice-2', owner: 'alice' },
+      { sid: 'bob', owner: 'bob' },
+    ]);
+    // A new owner moves the entry, a session without one drops it, a destroy drops it, a late write adds nothing.
+    await store.set('bob', sess(Date.now() + HOUR, { user: 'carol' }));
+    await store.set('alice-2', sess(Date.now() + HOUR));
+    await store.destroy('alice-1');
+    await store.set('alice-1', sess(Date.now() + HOUR, { user: 'alice' }));
+    expect(index()).toEqual([
+      { sid: 'alice-0', owner: 'alice' },
+      { sid: 'bob', owner: 'carol' },
+    ]);
+    expect((await store.sessionsOf('alice')).map((s) => s.sid)).toEqual(['alice-0']);
+    expect(await store.destroyOwner('carol')).toBe(1);
+    expect(index()).toEqual([{ sid: 'alice-0', owner: 'alice' }]);
+  });
+
+  it('owner: entries whose session was deleted behind its back or expired are dropped when the owner is listed; prune and clear take them', async () => {
+    const db = memoryDb();
+    const store = open({ client: db, owner: 'user' });
+    for (const sid of ['gone', 'expired', 'kept', 'pruned']) await store.set(sid, sess(Date.now() + HOUR, { user: 'ann' }));
+    db.prepare(`DELETE FROM sessions WHERE sid = 'gone'`).run(); // as better-sqlite3-session-store's destroy does
+    db.prepare(`UPDATE sessions SET expire = ? WHERE sid = 'expired'`).run(new Date(Date.now() - 1000).toISOString());
+    expect((await store.sessionsOf('ann')).map((s) => s.sid).sort()).toEqual(['kept', 'pruned']);
+    const index = (): unknown[] => db.prepare('SELECT sid FROM sessions_owners ORDER BY sid').pluck().all();
+    expect(index()).toEqual(['kept', 'pruned']);
+    db.prepare(`UPDATE sessions SET expire = ? WHERE sid = 'pruned'`).run(new Date(Date.now() - 1000).toISOString());
+    expect(await store.prune()).toBe(2);
+    expect(index()).toEqual(['kept']);
+    await store.clear();
+    expect(index()).toEqual([]);
+  });
+
+  it('owner: set and destroy change the session and its index entry together or not at all', async () => {
+    const db = memoryDb();
+    const store = open({ client: db, owner: 'user' });
+    await store.ready();
+    // A failing index write (a trigger standing in for a full disk) must roll the session write back.
+    db.exec(`CREATE TRIGGER no_bob BEFORE INSERT ON sessions_owners WHEN NEW.owner = 'bob' BEGIN SELECT RAISE(ABORT, 'disk full'); END`);
+    await expect(store.set('b', sess(Date.now() + HOUR, { user: 'bob' }))).rejects.toMatchObject({ code: 'SESSION_STORE_BACKEND' });
+    expect(rows(db)).toEqual([]);
+    await store.set('a', sess(Date.now() + HOUR, { user: 'ann' }));
+    expect(await store.get('a')).toMatchObject({ user: 'ann' });
+  });
+});
+
 describe('SQLiteStore: table name', () => {
   it('quotes hostile table names: they name a table, never run SQL', async () => {
     const db = memoryDb();

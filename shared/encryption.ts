@@ -1,0 +1,113 @@
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
+import { invalid } from './options.js';
+
+/**
+ * The `encryption` option: sessions encrypted at rest with AES-256-GCM, the sid bound as associated data.
+ */
+export interface EncryptionOptions {
+  /**
+   * The keys, newest first: the first encrypts every write, all of them decrypt (rotation: put a new key in front,
+   * keep the old ones until every session written with them has expired or been saved again). Each is 32 random
+   * bytes (a `Uint8Array`/`Buffer`) or a secret string of at least 32 characters, turned into a key with HKDF-SHA256.
+   */
+  keys: ReadonlyArray<string | Uint8Array>;
+  /**
+   * Read records written before encryption was turned on (plaintext) during a migration; they are encrypted on
+   * their next save. Default false: a plaintext record is refused like a record that fails authentication.
+   */
+  allowPlaintext?: boolean;
+}
+
+/** What an encrypted record holds, in place of the session, before the backend's serializer stores it. */
+export interface SealedRecord {
+  /** `v1.<key id>.<base64url(nonce ‖ ciphertext ‖ tag)>`. */
+  sealed: string;
+  /**
+   * The session's cookie settings (expiry, path, flags: no user data), so that a store we replace reading the same
+   * data sees an anonymous session instead of failing on a record without a cookie.
+   */
+  cookie?: unknown;
+}
+
+const VERSION = 'v1';
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
+
+interface Key {
+  id: string;
+  bytes: Buffer;
+}
+
+/** AES-256-GCM with a fresh nonce per write and the sid as associated data; several keys for rotation. */
+export class Encryption {
+  readonly allowPlaintext: boolean;
+  readonly #keys: Key[];
+
+  /** @throws SessionStoreError `SESSION_STORE_INVALID_OPTION` for a missing, short or malformed key */
+  constructor(options: EncryptionOptions) {
+    if (typeof options !== 'object' || options === null || !Array.isArray(options.keys) || options.keys.length === 0) {
+      throw invalid('encryption.keys must be a non-empty array of keys (newest first)');
+    }
+    this.#keys = options.keys.map((key, i) => toKey(key, `encryption.keys[${i}]`));
+    if (options.allowPlaintext !== undefined && typeof options.allowPlaintext !== 'boolean') {
+      throw invalid('encryption.allowPlaintext must be a boolean');
+    }
+    this.allowPlaintext = options.allowPlaintext === true;
+  }
+
+  /** Encrypts `plaintext` for `sid` with the newest key. */
+  seal(sid: string, plaintext: string): string {
+    const key = this.#keys[0]!;
+    const nonce = randomBytes(NONCE_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', key.bytes, nonce);
+    cipher.setAAD(Buffer.from(sid, 'utf8'));
+    const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+    return `${VERSION}.${key.id}.${Buffer.concat([nonce, body, cipher.getAuthTag()]).toString('base64url')}`;
+  }
+
+  /**
+   * Decrypts what {@link seal} wrote for `sid`, with the key it names (or, failing that, every key).
+   * @throws Error when no key authenticates it: tampered, written for another sid, or its key was removed
+   */
+  open(sid: string, sealed: string): string {
+    const [version, id, payload] = sealed.split('.');
+    if (version !== VERSION || id === undefined || payload === undefined) throw new Error(`not a ${VERSION} sealed record`);
+    const bytes = Buffer.from(payload, 'base64url');
+    if (bytes.length < NONCE_BYTES + TAG_BYTES) throw new Error('sealed record too short');
+    const nonce = bytes.subarray(0, NONCE_BYTES);
+    const body = bytes.subarray(NONCE_BYTES, bytes.length - TAG_BYTES);
+    const tag = bytes.subarray(bytes.length - TAG_BYTES);
+    const named = this.#keys.filter((k) => k.id === id);
+    for (const key of named.length > 0 ? named : this.#keys) {
+      try {
+        const decipher = createDecipheriv('aes-256-gcm', key.bytes, nonce);
+        decipher.setAAD(Buffer.from(sid, 'utf8'));
+        decipher.setAuthTag(tag);
+        return Buffer.concat([decipher.update(body), decipher.final()]).toString('utf8');
+      } catch {
+        // the next key, if any
+      }
+    }
+    throw new Error(named.length > 0 ? 'the record failed authentication' : `no key with id ${id} (removed from encryption.keys?)`);
+  }
+}
+
+/** True when a parsed record is what {@link Encryption} stores. */
+export function isSealed(value: unknown): value is SealedRecord {
+  return typeof value === 'object' && value !== null && typeof (value as SealedRecord).sealed === 'string';
+}
+
+function toKey(key: unknown, name: string): Key {
+  let bytes: Buffer;
+  if (typeof key === 'string') {
+    if (key.length < 32) throw invalid(`${name}: a secret string must have at least 32 characters (or pass 32 random bytes)`);
+    bytes = Buffer.from(hkdfSync('sha256', key, 'session-stores', 'session encryption v1', 32));
+  } else if (key instanceof Uint8Array) {
+    if (key.length !== 32) throw invalid(`${name}: a key must be 32 bytes, got ${key.length}`);
+    bytes = Buffer.from(key);
+  } else {
+    throw invalid(`${name} must be 32 bytes or a secret string`);
+  }
+  // A short public fingerprint, so a read picks the right key at once.
+  return { id: createHash('sha256').update(bytes).digest('base64url').slice(0, 8), bytes };
+}

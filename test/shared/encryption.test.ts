@@ -1,0 +1,177 @@
+/**
+ * Sessions encrypted at rest (the `encryption` option, issue 17): the whole conformance suite with encryption on,
+ * and what the database holds, read through the backend's own client: no session field and no sid in the clear,
+ * tampered or moved records read as misses, key rotation, the plaintext migration window, bad keys refused.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { conformance } from '../../conformance/index.js';
+import { ErrorCode } from '../../shared/errors.js';
+import { MemoryStore } from '../../stores/memory/index.js';
+import { RedisStore } from '../../stores/redis/index.js';
+import { SQLiteStore } from '../../stores/sqlite/index.js';
+import { serverOrSkip, uniqueName } from '../servers/index.js';
+import { HOUR, sess } from '../stores/helpers.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'encryption-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const KEY = randomBytes(32);
+const OLD_KEY = 'an old secret string of at least thirty-two characters';
+const encryption = { keys: [KEY, OLD_KEY] };
+
+conformance({
+  name: 'MemoryStore with encryption',
+  test: it,
+  describe,
+  factory: (hints) =>
+    new MemoryStore({ ttl: hints?.ttl, touchAfter: hints?.touchAfter, disableTouch: hints?.disableTouch, owner: hints?.owner, encryption }),
+});
+
+let tables = 0;
+conformance({
+  name: 'SQLiteStore with encryption',
+  test: it,
+  describe,
+  factory: (hints) =>
+    new SQLiteStore({
+      filename: join(dir, 'conformance.db'),
+      tableName: hints?.namespace !== undefined ? `ns_${hints.namespace}` : `t_${++tables}`,
+      ttl: hints?.ttl,
+      touchAfter: hints?.touchAfter,
+      disableTouch: hints?.disableTouch,
+      owner: hints?.owner,
+      encryption,
+    }),
+});
+
+describe('what an encrypted SQLite store holds', () => {
+  const file = join(dir, 'raw.db');
+  const open = (options: Partial<ConstructorParameters<typeof SQLiteStore>[0] & object> = {}): SQLiteStore =>
+    new SQLiteStore({ filename: file, encryption, ...options });
+  const raw = (store: SQLiteStore, sid: string): string | undefined =>
+    (store.client.prepare('SELECT sess FROM sessions WHERE sid = ?').get(sid) as { sess: string } | undefined)?.sess;
+
+  it('no session field in the clear, only the sealed record and the cookie settings', async () => {
+    const store = open();
+    await store.set('raw-1', sess(Date.now() + HOUR, { user: 'ann', secret: 'hunter2' }));
+    const stored = raw(store, 'raw-1')!;
+    expect(stored).not.toMatch(/hunter2|ann|raw-1/);
+    const parsed = JSON.parse(stored) as { sealed: string; cookie: { expires: string } };
+    expect(Object.keys(parsed).sort()).toEqual(['cookie', 'sealed']);
+    expect(parsed.sealed).toMatch(/^v1\.[\w-]{8}\.[\w-]+$/);
+    expect(await store.get('raw-1')).toMatchObject({ user: 'ann', secret: 'hunter2' });
+    // A fresh nonce per write: the same session saved twice is stored differently.
+    await store.set('raw-1', sess(Date.now() + HOUR, { user: 'ann', secret: 'hunter2' }));
+    expect(JSON.parse(raw(store, 'raw-1')!).sealed).not.toBe(parsed.sealed);
+    await store.close();
+  });
+
+  it('a tampered record, or one copied to another sid, reads as a miss with an error event', async () => {
+    const store = open();
+    const errors: unknown[] = [];
+    store.on('error', (err: unknown) => errors.push(err));
+    await store.set('victim', sess(Date.now() + HOUR, { user: 'admin' }));
+    await store.set('attacker', sess(Date.now() + HOUR, { user: 'eve' }));
+    const victim = raw(store, 'victim')!;
+    // Copy the victim's record under the attacker's sid: bound to its sid, it does not decrypt there.
+    store.client.prepare('UPDATE sessions SET sess = ? WHERE sid = ?').run(victim, 'attacker');
+    expect(await store.get('attacker')).toBeNull();
+    // Flip one character of the ciphertext.
+    const sealed = JSON.parse(victim) as { sealed: string };
+    const last = sealed.sealed.at(-1) === 'A' ? 'B' : 'A';
+    store.client
+      .prepare('UPDATE sessions SET sess = ? WHERE sid = ?')
+      .run(JSON.stringify({ sealed: sealed.sealed.slice(0, -1) + last }), 'victim');
+    expect(await store.get('victim')).toBeNull();
+    expect(errors).toHaveLength(2);
+    expect(errors.every((e) => (e as { code?: string }).code === ErrorCode.DECODE_FAILED)).toBe(true);
+    const strict = open({ onDecodeError: 'error' });
+    await expect(strict.get('victim')).rejects.toMatchObject({ code: ErrorCode.DECODE_FAILED });
+    await strict.close();
+    await store.close();
+  });
+
+  it('rotation: a new key in front reads the old sessions and re-encrypts them on their next save', async () => {
+    const before = new SQLiteStore({ filename: file, encryption: { keys: [OLD_KEY] } });
+    await before.set('rot', sess(Date.now() + HOUR, { n: 1 }));
+    const oldId = (JSON.parse(raw(before, 'rot')!) as { sealed: string }).sealed.split('.')[1];
+    await before.close();
+    const after = open(); // keys: [KEY, OLD_KEY]
+    expect(await after.get('rot')).toMatchObject({ n: 1 });
+    await after.set('rot', sess(Date.now() + HOUR, { n: 2 }));
+    const newId = (JSON.parse(raw(after, 'rot')!) as { sealed: string }).sealed.split('.')[1];
+    expect(newId).not.toBe(oldId);
+    await after.close();
+    // Once the old key is removed, only what the new key wrote still reads.
+    const onlyNew = new SQLiteStore({ filename: file, encryption: { keys: [KEY] } });
+    expect(await onlyNew.get('rot')).toMatchObject({ n: 2 });
+    await onlyNew.close();
+    const wrongKey = new SQLiteStore({ filename: file, encryption: { keys: [randomBytes(32)] } });
+    wrongKey.on('error', () => {});
+    expect(await wrongKey.get('rot')).toBeNull();
+    await wrongKey.close();
+  });
+
+  it('plaintext records: refused by default, read during a migration (allowPlaintext) and encrypted on save', async () => {
+    const plain = new SQLiteStore({ filename: file });
+    await plain.set('legacy', sess(Date.now() + HOUR, { user: 'old' }));
+    await plain.close();
+    const strict = open();
+    strict.on('error', () => {});
+    expect(await strict.get('legacy')).toBeNull();
+    await strict.close();
+    const migrating = open({ encryption: { ...encryption, allowPlaintext: true } });
+    expect(await migrating.get('legacy')).toMatchObject({ user: 'old' });
+    await migrating.set('legacy', sess(Date.now() + HOUR, { user: 'old' }));
+    expect(raw(migrating, 'legacy')).not.toMatch(/"user"/);
+    await migrating.close();
+    // A store without keys does not mistake a sealed record for a session.
+    const keyless = new SQLiteStore({ filename: file });
+    keyless.on('error', () => {});
+    expect(await keyless.get('legacy')).toBeNull();
+    await keyless.close();
+  });
+
+  it('refuses unusable keys at construction', () => {
+    const bad = [
+      { keys: [] },
+      { keys: ['short secret'] },
+      { keys: [randomBytes(31)] },
+      { keys: [42] },
+      {},
+      { keys: [KEY], allowPlaintext: 'yes' },
+    ];
+    for (const option of bad) {
+      expect(() => new MemoryStore({ encryption: option as never }), JSON.stringify(option)).toThrow(
+        expect.objectContaining({ code: ErrorCode.INVALID_OPTION }),
+      );
+    }
+  });
+});
+
+const redis = await serverOrSkip('redis');
+
+describe.skipIf(!redis)('what an encrypted Redis store holds', () => {
+  it('the value under sess:<sid> is the sealed record; the session reads back', async () => {
+    const client = new Redis(redis!.url);
+    const prefix = `${uniqueName('enc')}:`;
+    const store = new RedisStore({ client, prefix, encryption });
+    try {
+      await store.set('r1', sess(Date.now() + HOUR, { user: 'ann', secret: 'hunter2' }));
+      const value = (await client.get(`${prefix}r1`))!;
+      expect(value).not.toMatch(/hunter2|ann/);
+      expect(JSON.parse(value)).toHaveProperty('sealed');
+      expect(await store.get('r1')).toMatchObject({ user: 'ann', secret: 'hunter2' });
+      expect((await store.all()).map((s) => s.id)).toEqual(['r1']);
+    } finally {
+      await store.clear();
+      await store.close();
+      await client.quit();
+    }
+  });
+});
