@@ -1,5 +1,6 @@
 /**
- * The conformance guide's example (docs/conformance.md), run as printed: its store module (the ```js block)
+ * The conformance guide's examples (docs/conformance.md), run as printed: the test file (```ts, under node:test)
+ * and the store module (```js)
  * through the CLI, against the run's Redis. It must reproduce the matrix row of connect-redis (the
  * matrix module, test/matrix/stores/connect-redis.ts, run by the same runner) group by group and test by test,
  * and leave no key behind.
@@ -30,7 +31,30 @@ function row(report: Report): unknown {
   };
 }
 
+function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) =>
+    execFile(
+      process.execPath,
+      args,
+      { cwd: root, timeout: 240_000, maxBuffer: 16 << 20, env: { ...process.env, ...env } },
+      (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: unknown }).code ?? -1) : 0, stdout, stderr }),
+    ),
+  );
+}
+
 describe('README conformance example', () => {
+  it('the test-file example, as printed, passes under node:test (through the published package, dist/)', async () => {
+    const [example] = guideBlocks('ts');
+    expect(example).toContain("from 'session-stores/conformance'");
+    const dir = join(root, '.cache/readme');
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, 'my-store.test.ts');
+    writeFileSync(file, example!);
+    const { code, stdout, stderr } = await run(['--import', 'tsx', '--test', file]);
+    expect(code, stdout.slice(-2000) + stderr).toBe(0);
+    expect(stdout).toMatch(/# fail 0\n/);
+  }, 300_000);
+
   it('connect-redis, as printed, reproduces the matrix row and leaves no key behind', async () => {
     const [module] = guideBlocks('js');
     expect(module).toContain("from 'connect-redis'");
@@ -41,14 +65,7 @@ describe('README conformance example', () => {
     writeFileSync(file, module!);
     const { url } = await redisServer();
 
-    const printed = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
-      execFile(
-        process.execPath,
-        ['--import', 'tsx', 'conformance/cli.ts', 'conformance', file, '--json'],
-        { cwd: root, timeout: 240_000, maxBuffer: 16 << 20, env: { ...process.env, REDIS_URL: url } },
-        (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: unknown }).code ?? -1) : 0, stdout, stderr }),
-      ),
-    );
+    const printed = await run(['--import', 'tsx', 'conformance/cli.ts', 'conformance', file, '--json'], { REDIS_URL: url });
     expect(printed.code, printed.stderr).toBeLessThan(2);
     expect(printed.stderr).not.toContain('left handles open');
     const readmeReport = JSON.parse(printed.stdout) as Report;
