@@ -21,7 +21,14 @@ const USAGE = `usage: session-stores conformance <module> [--json] [--group basi
 /** How long handles a store left open may keep the process alive after the report. */
 const GRACE_MS = 2_000;
 
+// process.stdout and process.stderr are created on first use; when they are pipes (`| tee`, CI logs) each is a
+// PipeWrap handle. Create them before the baseline so they never count as something the store left open.
+void process.stdout;
+void process.stderr;
+/** What was open before the store module loaded: not the store's doing. */
 const baseline = process.getActiveResourcesInfo();
+/** Stores the factory made during the run; with none (e.g. an unknown --group), nothing can have leaked. */
+let storesCreated = 0;
 
 async function main(argv: string[]): Promise<number> {
   let args: ReturnType<typeof parse>;
@@ -64,6 +71,12 @@ async function main(argv: string[]): Promise<number> {
   try {
     report = await runConformance({
       ...mod,
+      factory: (hints) => {
+        storesCreated += 1;
+        return mod.factory(hints);
+      },
+      // Leave nothing in the user's database: each store is cleared (its namespace only) before its teardown.
+      clearAfter: true,
       groups: values.group
         ?.split(',')
         .map((g) => g.trim())
@@ -123,8 +136,20 @@ function formatGroup(results: TestResult[]): string {
   const lines = [`${mark} ${results[0]!.group.padEnd(12)} ${counts.filter(Boolean).join(', ')}`];
   for (const r of results) if (r.status === 'failed') lines.push(`    ✗ ${r.name}: ${r.reason}`);
   for (const r of results) if (r.status === 'passed' && r.knownFailure) lines.push(`    ~ ${r.name}: known failure, still failing`);
+  // One line for every skip for lack of capabilities, naming them all; one line per other reason.
+  const LACKS = 'store lacks: ';
+  const lacking = new Set<string>();
+  let lackCount = 0;
   const skips = new Map<string, number>();
-  for (const r of results) if (r.status === 'skipped') skips.set(r.reason ?? '', (skips.get(r.reason ?? '') ?? 0) + 1);
+  for (const r of results) {
+    if (r.status !== 'skipped') continue;
+    const reason = r.reason ?? '';
+    if (reason.startsWith(LACKS)) {
+      lackCount += 1;
+      for (const need of reason.slice(LACKS.length).split(', ')) lacking.add(need);
+    } else skips.set(reason, (skips.get(reason) ?? 0) + 1);
+  }
+  if (lackCount > 0) lines.push(`    - ${lackCount} skipped: ${LACKS}${[...lacking].join(', ')}`);
   for (const [reason, count] of skips) lines.push(`    - ${count} skipped: ${reason}`);
   return `${lines.join('\n')}\n`;
 }
@@ -141,15 +166,17 @@ function formatSummary(report: Report): string {
 }
 
 /**
- * Exits once the handles the store opened are closed, or after a grace period, saying what was still open:
- * a store that leaks a socket or an interval must not hang a CI job. Exiting explicitly (rather than letting
- * the loop drain) also keeps native drivers' finalizers from running at teardown, which can abort the process
- * (sqlite3 does, after a store was left mid-statement).
+ * Exits once the handles the store module opened are closed, or after a grace period, saying what was still
+ * open: a store that leaks a socket or an interval must not hang a CI job. Only the store module's handles count:
+ * what was open before it loaded (stdio) is excluded, and the suite's own HTTP servers and their connections are
+ * closed by the runner before it returns. Exiting explicitly (rather than letting the loop drain) also keeps
+ * native drivers' finalizers from running at teardown, which can abort the process (sqlite3 does, after a store
+ * was left mid-statement).
  */
 async function finish(code: number): Promise<void> {
   const leftover = (): string[] => {
+    if (storesCreated === 0) return [];
     const open = process.getActiveResourcesInfo();
-    // What was open before the module loaded (stdio pipes, ttys) is not the store's doing.
     for (const r of baseline) {
       const i = open.indexOf(r);
       if (i >= 0) open.splice(i, 1);
@@ -170,7 +197,7 @@ async function finish(code: number): Promise<void> {
 
 function summarize(resources: string[]): string {
   const counts = new Map<string, number>();
-  for (const r of resources) counts.set(r, (counts.get(r) ?? 0) + 1);
+  for (const r of [...resources].sort()) counts.set(r, (counts.get(r) ?? 0) + 1);
   return [...counts].map(([r, c]) => (c > 1 ? `${r} ×${c}` : r)).join(', ') || 'unknown';
 }
 

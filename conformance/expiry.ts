@@ -1,13 +1,32 @@
 import assert from 'node:assert/strict';
 import type { SessionData } from 'express-session';
 import type { ConformanceOptions } from './options.js';
-import { group } from './registry.js';
+import type { Client } from './client.js';
+import { group, type TestContext } from './registry.js';
 import { allEntries, expiresOf, FUTURE_MS, json, sess, shortExpiry, sid, sleepUntilPast } from './util.js';
 
 const absent = (value: unknown): boolean => value === null || value === undefined;
 
+/**
+ * A short default TTL the store can keep: 20 ms, or 1 s for a store without millisecond precision (connect-redis
+ * rejects a fractional `EX`; that is not the behaviour under test). `margin` is how long after the TTL the test
+ * waits before expecting the session gone.
+ */
+function shortTtl(msPrecision: boolean): { seconds: number; margin: number } {
+  return msPrecision ? { seconds: 0.02, margin: 20 } : { seconds: 1, margin: 1100 };
+}
+
 /** Absolute expiry: cookie.expires first, default TTL otherwise, to the millisecond. */
 export function expiry(opts: ConformanceOptions): void {
+  // Declared up front, the precision picks the hint; detected at run time, a test opens a second store.
+  const short = shortTtl(opts.capabilities?.msPrecision !== false).seconds;
+  const ttlFn = (seconds: number) => (s: SessionData) => ((s as SessionData & { short?: boolean }).short ? seconds : 3600);
+  /** The test's store if it was made with the short TTL the store can keep, else one that is. */
+  const withShortTtl = async (ctx: TestContext, fn = false): Promise<{ client: Client; margin: number; ttlMs: number }> => {
+    const { seconds, margin } = shortTtl(ctx.caps.msPrecision);
+    const client = seconds === short ? ctx.client : await ctx.open({ ttl: fn ? ttlFn(seconds) : seconds });
+    return { client, margin, ttlMs: seconds * 1000 };
+  };
   group(opts, 'expiry', (test) => {
     test('set() with a past cookie.expires removes an existing session', [], async ({ client }) => {
       const id = sid();
@@ -30,15 +49,16 @@ export function expiry(opts: ConformanceOptions): void {
     test(
       'cookie.expires in the future wins over a short default ttl',
       ['ttlOption'],
-      async ({ client }) => {
+      async (ctx) => {
+        const { client, margin, ttlMs } = await withShortTtl(ctx);
         const id = sid();
         const written = sess({ v: 1 }, Date.now() + FUTURE_MS);
-        const ttlEnd = Date.now() + 20;
+        const ttlEnd = Date.now() + ttlMs;
         await client.set(id, written);
-        await sleepUntilPast(ttlEnd, 20);
+        await sleepUntilPast(ttlEnd, margin);
         assert.deepEqual(json(await client.get(id)), json(written), 'default ttl expired a session whose cookie.expires was in the future');
       },
-      { ttl: 0.02 },
+      { ttl: short },
     );
 
     test('a browser-session cookie (expires null) is kept', [], async ({ client }) => {
@@ -51,33 +71,35 @@ export function expiry(opts: ConformanceOptions): void {
     test(
       'a browser-session cookie (expires null) expires after the default ttl',
       ['ttlOption'],
-      async ({ client }) => {
+      async (ctx) => {
+        const { client, margin, ttlMs } = await withShortTtl(ctx);
         const id = sid();
         await client.set(id, sess({ v: 1 }, null));
         // The store computed the expiry during set(): at the latest, now plus the ttl.
-        const end = Date.now() + 20;
-        await sleepUntilPast(end, 20);
+        const end = Date.now() + ttlMs;
+        await sleepUntilPast(end, margin);
         assert.ok(absent(await client.get(id)), 'a session without cookie.expires outlived the default ttl');
       },
-      { ttl: 0.02 },
+      { ttl: short },
     );
 
     test(
       'a ttl function decides per session',
       ['ttlOption'],
-      async ({ client }) => {
-        const short = sid('short');
+      async (ctx) => {
+        const { client, margin, ttlMs } = await withShortTtl(ctx, true);
+        const shortId = sid('short');
         const long = sid('long');
         const kept = sess({ short: false }, null);
-        await client.set(short, sess({ short: true }, null));
-        // The store computed the short expiry during set(): at the latest, now plus the 20 ms ttl.
-        const end = Date.now() + 20;
+        await client.set(shortId, sess({ short: true }, null));
+        // The store computed the short expiry during set(): at the latest, now plus the short ttl.
+        const end = Date.now() + ttlMs;
         await client.set(long, kept);
-        await sleepUntilPast(end, 20);
-        assert.ok(absent(await client.get(short)), 'ttl function result was ignored (short session kept)');
+        await sleepUntilPast(end, margin);
+        assert.ok(absent(await client.get(shortId)), 'ttl function result was ignored (short session kept)');
         assert.deepEqual(json(await client.get(long)), json(kept), 'ttl function result was ignored (long session gone)');
       },
-      { ttl: (s: SessionData) => ((s as SessionData & { short?: boolean }).short ? 0.02 : 3600) },
+      { ttl: ttlFn(short) },
     );
 
     test('cookie.expires round-trips to the millisecond', [], async ({ client }) => {

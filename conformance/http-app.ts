@@ -113,15 +113,26 @@ export async function listen(server: http.Server, browser: (url: string) => Brow
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
-  return {
-    url,
-    browser: () => browser(url),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  const close = (): Promise<void> =>
+    new Promise<void>((resolve) => {
+      openApps.delete(close);
+      server.closeAllConnections();
+      if (!server.listening) return resolve();
+      server.close(() => resolve());
+    });
+  openApps.add(close);
+  return { url, browser: () => browser(url), close };
+}
+
+/** Apps started and not yet closed: a test that timed out or threw before its `finally` leaves its app here. */
+const openApps = new Set<() => Promise<void>>();
+
+/**
+ * Closes every app the suite started and did not close, with their connections, so that what remains open
+ * after a run is the store's (the CLI reports it), not the suite's.
+ */
+export async function closeApps(): Promise<void> {
+  await Promise.all([...openApps].map((close) => close()));
 }
 
 /** One response, as far as the tests care. */

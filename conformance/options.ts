@@ -47,6 +47,12 @@ export interface ConformanceOptions {
   /** Releases a store after a test. Default: `store.close()` when the store has it and the test did not close it. */
   teardown?: (store: Store) => Promise<void> | void;
   /**
+   * Calls `clear()` on every store the suite made, before its teardown, so a run leaves no sessions behind. Only
+   * stores with namespaces (`supports.namespaces` or `capabilities.namespaces`) are cleared: on any other store
+   * `clear()` could delete sessions the suite did not write. The CLI sets it. Default false.
+   */
+  clearAfter?: boolean;
+  /**
    * Overrides of the detected capabilities. A capability given here is decided when tests are registered
    * (unmet → `test.skip`); one left out is detected per test from the store (unmet → the runner's runtime skip).
    */

@@ -94,6 +94,12 @@ async function run(
   try {
     const client = await open(hints);
     const caps = resolveCapabilities(client.store, opts.capabilities, hints);
+    // A store that reports no touch support whatever the hint (no touch() at all) did not honour disableTouch:
+    // the hint must make the difference, so compare with a store made without it.
+    if (caps.disableTouch && hints?.disableTouch && opts.capabilities?.disableTouch === undefined) {
+      const plain = await open({ ...hints, disableTouch: undefined });
+      if (!resolveCapabilities(plain.store, opts.capabilities).touch) caps.disableTouch = false;
+    }
     const missing = needs
       .filter((need) => !caps[need])
       .map((need) => (hints && HINTED[need] ? `${need} (the factory ignores the ${HINTED[need]} hint)` : need));
@@ -126,7 +132,26 @@ async function run(
   return null;
 }
 
-async function tearDown(opts: ConformanceOptions, client: Client): Promise<void> {
+/** How long `clear()` before teardown may take; a store that does not call back is left as it is. */
+const CLEAR_TIMEOUT_MS = 5_000;
+
+/**
+ * Releases one store: with `clearAfter`, first `clear()` (a namespaced store only, unless the test closed it),
+ * then the module's `teardown`, else `close()` unless the test closed it.
+ */
+export async function tearDown(opts: Pick<ConformanceOptions, 'teardown' | 'clearAfter' | 'capabilities'>, client: Client): Promise<void> {
+  if (opts.clearAfter && !client.closed) {
+    const caps = resolveCapabilities(client.store, opts.capabilities);
+    // Without namespaces, clear() may delete sessions the suite did not write.
+    if (caps.clear && caps.namespaces) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        client.attempt('clear').catch(() => undefined),
+        new Promise((resolve) => (timer = setTimeout(resolve, CLEAR_TIMEOUT_MS))),
+      ]);
+      clearTimeout(timer);
+    }
+  }
   if (opts.teardown) return opts.teardown(client.store);
   const close = (client.store as unknown as { close?: () => unknown }).close;
   if (client.closed || typeof close !== 'function') return;

@@ -15,13 +15,23 @@ interface Run {
   stderr: string;
 }
 
+/** Runs the CLI with stdout and stderr piped, as under `| tee` or in a CI log. */
 function cli(...args: string[]): Promise<Run> {
+  return cliWith({}, ...args);
+}
+
+function cliWith(env: Record<string, string>, ...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'conformance/cli.ts', ...args], { cwd: root, timeout: 60_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? Number((err as { code?: unknown }).code ?? -1) : 0, stdout, stderr }),
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'conformance/cli.ts', ...args],
+      { cwd: root, timeout: 60_000, env: { ...process.env, ...env } },
+      (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: unknown }).code ?? -1) : 0, stdout, stderr }),
     );
   });
 }
+
+const LEAK = 'left handles open';
 
 describe('session-stores conformance <module>', () => {
   it('passes our MemoryStore: exit 0, a line per group, skips with the missing capability', async () => {
@@ -68,6 +78,57 @@ describe('session-stores conformance <module>', () => {
     expect(stdout).toContain('✗ set() then get() returns the same data and cookie: get() did not return what set() stored');
     expect(stdout).toMatch(/FAIL forgetful store: 2 passed, 6 failed/);
     expect(stderr).toContain('the store left handles open after the run (Timeout); exiting anyway');
+  });
+
+  it('reports no leak for a store that leaks nothing, with stdout piped, and does not wait for one', async () => {
+    const { code, stdout, stderr } = await cli(
+      'conformance',
+      'test/matrix/stores/ours-memory.ts',
+      '--group',
+      'basic,integration,revocation',
+    );
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/✓ integration +\d+ passed/);
+    expect(stderr).not.toContain(LEAK);
+  });
+
+  it('names exactly the handles a store left open: an interval and a listening socket', async () => {
+    const { code, stderr } = await cli('conformance', 'test/matrix/fixtures/leaky-store.mjs', '--group', 'basic,integration');
+    expect(code).toBe(0);
+    expect(stderr).toContain('the store left handles open after the run (TCPServerWrap, Timeout); exiting anyway');
+  });
+
+  it('reports no leak when no store was made (unknown group)', async () => {
+    const { code, stderr } = await cli('conformance', 'test/matrix/fixtures/leaky-store.mjs', '--group', 'nope');
+    expect(code).toBe(2);
+    expect(stderr).toContain('unknown group "nope"');
+    expect(stderr).not.toContain(LEAK);
+  });
+
+  it('exits 2 before any test when the factory does not return a store', async () => {
+    for (const [kind, got] of [
+      ['empty', 'an object without get, set, destroy()'],
+      ['null', 'null'],
+      ['partial', 'an object without destroy()'],
+    ]) {
+      const { code, stdout, stderr } = await cliWith({ NOT_A_STORE: kind! }, 'conformance', 'test/matrix/fixtures/not-a-store.mjs');
+      expect(code, kind).toBe(2);
+      expect(stderr).toContain(`the factory did not return a store (it returned ${got})`);
+      expect(stdout).not.toMatch(/passed|failed/);
+    }
+  });
+
+  it('gives up on a group after three timeouts of a store that never calls back, in one line', async () => {
+    const { code, stdout } = await cli('conformance', 'test/matrix/fixtures/silent-store.mjs', '--group', 'basic', '--timeout', '300');
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/✗ basic +0 passed, 3 failed, 5 skipped\n/);
+    expect(stdout.match(/timed out after 300 ms/g)).toHaveLength(3);
+    expect(stdout).toContain('    - 5 skipped: not run: 3 tests of this group timed out (the store does not call back)\n');
+  });
+
+  it('lists the capabilities a group lacks in one line', async () => {
+    const { stdout } = await cli('conformance', 'test/matrix/stores/express-session-memory.ts', '--group', 'lifecycle');
+    expect(stdout.match(/skipped: store lacks:/g)).toHaveLength(1);
   });
 
   it('--bail stops at the first failure', async () => {
