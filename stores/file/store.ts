@@ -75,7 +75,7 @@ export class FileStore extends SessionStore<JsonPayload, SessionMap> {
   readonly #queue = new KeyedQueue();
   /** The `caseSensitive` option, until the directory has been probed. */
   readonly #caseSensitive: boolean | undefined;
-  /** Set once the store is open (the case sensitivity of the directory known). */
+  /** Where the files are, and their reader: set once the store is open (the directory's case sensitivity known). */
   #layout!: Layout;
   #files!: Inspector;
 
