@@ -1,15 +1,18 @@
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { open, rename, unlink } from 'node:fs/promises';
+import { type Stats, constants } from 'node:fs';
+import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
-import { notThere } from './read.js';
+import { lstatOrNull, notThere, sameFile } from './read.js';
 
 /**
  * Temp files start with this: the leading dot keeps them out of every listing (no session name starts with a
  * dot) and they carry no extension, so session-file-store's `*.json` listing skips them too.
  */
 export const TEMP_PREFIX = '.~tmp-';
+
+/** Temp files older than this belong to a writer that died: no live write takes minutes. */
+export const STALE_TEMP_MS = 10 * 60 * 1000;
 
 let counter = 0;
 
@@ -37,10 +40,22 @@ export async function withSharingRetry<T>(op: () => Promise<T>): Promise<T> {
 }
 
 /**
- * Writes `text` to a temp file in `dir` (optionally fsynced). Returns the temp path; the caller renames it into
- * place. A writer killed at any moment leaves at most an orphaned temp file, never a torn session file.
+ * Writes `text` to a temp file in `dir` (optionally fsynced, with mtime `mtimeMs` when given), creating `dir` if it
+ * is missing. Returns the temp path; the caller renames it into place. A writer killed at any moment leaves at most
+ * an orphaned temp file, never a torn session file.
  */
 export async function writeTemp(dir: string, text: string | Uint8Array, fsync: boolean, mtimeMs?: number): Promise<string> {
+  try {
+    return await writeTempIn(dir, text, fsync, mtimeMs);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    // Shard directories are created on first use; the root again if someone removed it.
+    await mkdir(dir, { recursive: true });
+    return writeTempIn(dir, text, fsync, mtimeMs);
+  }
+}
+
+async function writeTempIn(dir: string, text: string | Uint8Array, fsync: boolean, mtimeMs?: number): Promise<string> {
   const temp = join(dir, tempName());
   // O_EXCL: never write through a file (or symlink) someone else planted under our temp name.
   const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
@@ -91,4 +106,10 @@ export async function removeFile(path: string): Promise<boolean> {
     if (notThere(err)) return false;
     throw err;
   }
+}
+
+/** Unlinks `path` only if it is still the file `stats` were taken of (a session rewritten meanwhile is not expired). */
+export async function removeIfUnchanged(path: string, stats: Stats): Promise<boolean> {
+  if (!sameFile(stats, await lstatOrNull(path))) return false;
+  return removeFile(path);
 }

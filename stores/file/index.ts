@@ -1,4 +1,5 @@
-export { FileStore, type FileStoreOptions } from './store.js';
+export { FileStore } from './store.js';
+export type { FileStoreOptions } from './options.js';
 export { SessionStoreError, ErrorCode, isSessionStoreError } from '../../shared/errors.js';
 import { FileStore } from './store.js';
 export default FileStore;

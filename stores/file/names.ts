@@ -1,4 +1,7 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { lstatOrNull } from './read.js';
 
 /**
  * Sid ↔ file name mapping. The rules hold on Linux, macOS and Windows at once, so a store directory is safe
@@ -61,6 +64,17 @@ export function sidOfName(name: string, ext: string, caseSensitive: boolean): st
     return sid && fileNameOf(sid, ext, caseSensitive).base === base ? sid : null;
   }
   return isPlain(base, caseSensitive) ? base : null;
+}
+
+/** Whether the directory `dir` tells `A` from `a`: probed with a temporary file created there, then removed. */
+export async function probeCaseSensitive(dir: string): Promise<boolean> {
+  const probe = `.~probe-${process.pid}-${randomBytes(6).toString('hex')}`;
+  await writeFile(join(dir, probe), '', { flag: 'wx' });
+  try {
+    return (await lstatOrNull(join(dir, probe.toUpperCase()))) === null;
+  } finally {
+    await unlink(join(dir, probe)).catch(() => {});
+  }
 }
 
 function isPlain(sid: string, caseSensitive: boolean): boolean {

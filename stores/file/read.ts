@@ -1,4 +1,5 @@
 import { close, constants, fstat, open, read, type Stats } from 'node:fs';
+import { lstat } from 'node:fs/promises';
 
 // Never follow a symlink (one pointing outside the directory would be read as a session), and never block on a
 // FIFO or device: opening one with O_NONBLOCK returns at once, and fstat then tells it is no regular file.
@@ -59,4 +60,19 @@ function readAll(fd: number, size: number, callback: (err: NodeJS.ErrnoException
 export function notThere(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException | null)?.code;
   return code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP' || code === 'EISDIR' || code === 'EMLINK';
+}
+
+/** `lstat` of `path`, or null when there is nothing there. */
+export async function lstatOrNull(path: string): Promise<Stats | null> {
+  try {
+    return await lstat(path);
+  } catch (err) {
+    if (notThere(err)) return null;
+    throw err;
+  }
+}
+
+/** Whether `b` is still the file `a` was taken of: same inode, mtime and size. */
+export function sameFile(a: Stats, b: Stats | null): boolean {
+  return b !== null && a.ino === b.ino && a.dev === b.dev && a.mtimeMs === b.mtimeMs && a.size === b.size;
 }

@@ -16,6 +16,17 @@ export function watchHealth(client: MongoClient, report: (up: boolean) => void):
   return watchClient(client, (emit) => listen(client, emit), report);
 }
 
+/**
+ * What `err` says about the server (see `SessionStore._diagnose`): `'unreachable'` for the driver's network,
+ * server-selection and closed-topology errors, `'unsure'` for its timeouts, else nothing.
+ */
+export function diagnose(err: unknown): 'unreachable' | 'unsure' | undefined {
+  const name = (err as { name?: unknown } | null)?.name;
+  if (typeof name !== 'string') return undefined;
+  if (/^Mongo(Network|ServerSelection|TopologyClosed)Error$/.test(name)) return 'unreachable';
+  return name === 'MongoNetworkTimeoutError' || name === 'MongoWaitQueueTimeoutError' ? 'unsure' : undefined;
+}
+
 function listen(client: MongoClient, emit: (up: boolean) => void): () => void {
   let up = false;
   const changed = (event: TopologyDescriptionChangedEvent): void => {

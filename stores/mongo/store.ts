@@ -1,11 +1,12 @@
-import { type Collection, type Filter, MongoClient, type UpdateFilter, type WriteConcernSettings } from 'mongodb';
+import { type Collection, type Filter, MongoClient, type UpdateFilter } from 'mongodb';
 import { ErrorCode, SessionStoreError, backendError } from '../../shared/errors.js';
 import { KeyedQueue } from '../../shared/keyed-queue.js';
 import { type SessionMap, SessionStore, storeOptions } from '../../shared/store.js';
 import type { StoredRecord, WriteContext } from '../../shared/types.js';
-import type { SessionDocument } from './document.js';
-import { ensureExpiryIndex } from './expiry-index.js';
-import { watchHealth } from './health.js';
+import { type SessionDocument, expiryOf, unexpired } from './document.js';
+import { insertThenUpdate, isFerretDB } from './ferretdb.js';
+import { diagnose, watchHealth } from './health.js';
+import { ensureExpiryIndex, ensureOwnerIndex } from './indexes.js';
 import {
   type AutoRemove,
   DEFAULT_MONGO_TTL_SECONDS,
@@ -16,18 +17,10 @@ import {
   isMongoClient,
 } from './options.js';
 import { resolveSerializer } from './serializers.js';
+import { type WriteOutcome, type WriteTarget, upsert, writeTombstone } from './writes.js';
 
 /** Documents per round trip when `all()` / `ids()` stream the collection. */
 const CURSOR_BATCH_SIZE = 1000;
-/** An upsert that loses a race on the _id index is retried this many times in all. */
-const UPSERT_ATTEMPTS = 3;
-/**
- * Attempts of a guarded upsert: its filter skips a tombstone, so the upsert's insert then fails on the _id index.
- * A second failure means a tombstone (a race loser's second attempt finds the winner's session and updates it).
- */
-const GUARDED_ATTEMPTS = 2;
-/** Name of the index on `owner`, created only with the `owner` option. */
-const OWNER_INDEX = 'owner_1';
 /** connect-mongo's `autoRemoveInterval` default: 10 minutes. */
 const DEFAULT_PRUNE_MS = 10 * 60_000;
 
@@ -74,19 +67,14 @@ export type AutoRemoveState = 'pending' | AutoRemove;
 export class MongoStore extends SessionStore<MongoSessionPayload, SessionMap> {
   readonly #options: MongoStoreOptions;
   readonly #ownsClient: boolean;
-  readonly #writeConcern: WriteConcernSettings | undefined;
-  readonly #timestamps: boolean;
   readonly #id: (sid: string) => string;
   #client: MongoClient | undefined;
   #collection: Collection<SessionDocument> | undefined;
+  /** The collection with the write options (set once the store is open). */
+  #target!: WriteTarget;
   #stopWatching: (() => void) | undefined;
   #autoRemove: AutoRemoveState;
-  /**
-   * FerretDB v1: it pushes only `{ _id }` filters down to SQLite (a guarded upsert that inserts would scan the
-   * table), and an update reads the document, then rewrites it whole without a condition, so two updates of one
-   * document can lose one of them (a touch could write back a session a destroy just replaced by a tombstone).
-   * There, writes insert first and run one at a time per sid in this process.
-   */
+  /** The server is FerretDB (see `ferretdb.ts`): guarded writes insert first, writes of a sid run one at a time. */
   #ferret = false;
   readonly #queue = new KeyedQueue();
 
@@ -128,8 +116,6 @@ export class MongoStore extends SessionStore<MongoSessionPayload, SessionMap> {
     // Available at once when the client is (the driver connects on the first operation).
     this.#collection = client?.db(opts.dbName).collection<SessionDocument>(collectionName);
     this.#ownsClient = opts.mongoUrl !== undefined && opts.client === undefined;
-    this.#writeConcern = opts.writeOperationOptions;
-    this.#timestamps = opts.timestamps === true;
     const transform = opts.transformId;
     this.#id = transform ? (sid) => String(transform(sid)) : (sid) => sid;
     this.#autoRemove =
@@ -173,7 +159,8 @@ export class MongoStore extends SessionStore<MongoSessionPayload, SessionMap> {
     this.#client = client;
     this.#stopWatching = watchHealth(client, (up) => this.setConnected(up));
     const collection = (this.#collection ??= client.db(opts.dbName).collection<SessionDocument>(opts.collectionName!));
-    if (opts.owner !== undefined) await collection.createIndex({ owner: 1 }, { name: OWNER_INDEX });
+    this.#target = { collection, writeConcern: opts.writeOperationOptions, timestamps: opts.timestamps === true };
+    if (opts.owner !== undefined) await ensureOwnerIndex(collection);
     this.#ferret = await isFerretDB(client);
     if (this.#autoRemove !== 'pending') return;
     const outcome = await ensureExpiryIndex(collection, () => this.closed);
@@ -206,12 +193,22 @@ export class MongoStore extends SessionStore<MongoSessionPayload, SessionMap> {
     const update: UpdateFilter<SessionDocument> = { $set: fields };
     if (context.owner !== null) fields.owner = context.owner;
     else if (this.supports.owners) update.$unset = { owner: '' };
-    if (this.#timestamps) {
+    if (this.#target.timestamps) {
       update.$setOnInsert = { createdAt: new Date(now) };
       update.$currentDate = { updatedAt: true };
     }
-    if (this.#ferret && context.guarded) return this.#serial(sid, () => this.#insertThenUpdate(sid, fields, update, now));
-    return this.#serial(sid, () => this.#upsert(sid, update, now, context));
+    const id = this.#id(sid);
+    const write = (): Promise<WriteOutcome> =>
+      this.#ferret && context.guarded
+        ? insertThenUpdate(this.#target, id, fields, update, now)
+        : upsert(this.#target, id, update, now, context.guarded);
+    return this.#serial(sid, async () => {
+      const outcome = await write();
+      if (outcome === 'refused') return;
+      // connect-mongo's events.
+      this.emit(outcome, sid);
+      this.emit('set', sid);
+    });
   }
 
   /** Runs a write of `sid` after this process's earlier writes of it on FerretDB (see `#ferret`); at once elsewhere. */
@@ -219,75 +216,16 @@ export class MongoStore extends SessionStore<MongoSessionPayload, SessionMap> {
     return this.#ferret ? this.#queue.run(sid, write) : write();
   }
 
-  /** The write as one upsert (guarded: its filter skips an unexpired tombstone). */
-  async #upsert(sid: string, update: UpdateFilter<SessionDocument>, now: number, context: WriteContext): Promise<void> {
-    const filter: Filter<SessionDocument> = context.guarded ? { _id: this.#id(sid), ...replaceable(now) } : { _id: this.#id(sid) };
-    const attempts = context.guarded ? GUARDED_ATTEMPTS : UPSERT_ATTEMPTS;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const result = await this.#collection!.updateOne(filter, update, { upsert: true, writeConcern: this.#writeConcern });
-        // connect-mongo's events.
-        this.emit(result.upsertedCount > 0 ? 'create' : 'update', sid);
-        this.emit('set', sid);
-        return;
-      } catch (err) {
-        // Two upserts of a new sid racing: both miss, both insert, one loses on the _id index. MongoDB retries
-        // that itself since 4.2 (only for a filter on _id alone); FerretDB does not. Again, the loser finds the
-        // winner's document and updates it. A guarded upsert that still collides met a tombstone: refused.
-        if (!isDuplicateKey(err)) throw err;
-        if (attempt >= attempts) {
-          if (context.guarded) return;
-          throw err;
-        }
-      }
-    }
-  }
-
-  /**
-   * The guarded write on FerretDB: an insert (a new session, the common case, found by the `_id` index), else the
-   * guarded update without upsert, which matches nothing on an unexpired tombstone (refused). Two steps, each
-   * atomic; a document deleted between them (pruned, cleared) is inserted again on the next attempt.
-   */
-  async #insertThenUpdate(
-    sid: string,
-    fields: Partial<SessionDocument>,
-    update: UpdateFilter<SessionDocument>,
-    now: number,
-  ): Promise<void> {
-    const _id = this.#id(sid);
-    const doc = { _id, ...fields } as SessionDocument;
-    if (this.#timestamps) doc.createdAt = doc.updatedAt = new Date(now);
-    for (let attempt = 1; attempt <= GUARDED_ATTEMPTS; attempt++) {
-      try {
-        await this.#collection!.insertOne(doc, { writeConcern: this.#writeConcern });
-        this.emit('create', sid);
-        this.emit('set', sid);
-        return;
-      } catch (err) {
-        if (!isDuplicateKey(err)) throw err;
-      }
-      const { $setOnInsert: _, ...change } = update;
-      const result = await this.#collection!.updateOne({ _id, ...replaceable(now) }, change, { writeConcern: this.#writeConcern });
-      if (result.matchedCount > 0) {
-        this.emit('update', sid);
-        this.emit('set', sid);
-        return;
-      }
-      const current = await this.#collection!.findOne({ _id }, { projection: { session: 1, expires: 1 } });
-      if (current) return; // an unexpired tombstone: the write is refused
-    }
-  }
-
   protected override async _touch(sid: string, expiresAt: number, now: number): Promise<boolean> {
     const fields: Partial<SessionDocument> = { expires: new Date(expiresAt) };
     if (this.supports.lazyTouch) fields.lastModified = new Date(now);
     const update: UpdateFilter<SessionDocument> = { $set: fields };
-    if (this.#timestamps) update.$currentDate = { updatedAt: true };
+    if (this.#target.timestamps) update.$currentDate = { updatedAt: true };
     // No upsert, and only while unexpired: a session the TTL monitor or a logout removed stays removed, and
     // finding nothing is not an error (express-session would answer 500 on a harmless race otherwise).
     // A tombstone (session null) is never touched: it must expire when the revocation window ends.
     const filter: Filter<SessionDocument> = { _id: this.#id(sid), expires: { $gt: new Date(now) }, session: { $ne: null } };
-    const result = await this.#serial(sid, () => this.#collection!.updateOne(filter, update, { writeConcern: this.#writeConcern }));
+    const result = await this.#serial(sid, () => this.#collection!.updateOne(filter, update, { writeConcern: this.#target.writeConcern }));
     if (result.matchedCount === 0) return false;
     this.emit('touch', sid); // connect-mongo's event (it also passes the session, which the store does not see here)
     return true;
@@ -296,21 +234,9 @@ export class MongoStore extends SessionStore<MongoSessionPayload, SessionMap> {
   protected override async _destroy(sid: string, _now: number, tombstoneUntil: number | null): Promise<void> {
     const id = this.#id(sid);
     if (tombstoneUntil === null) {
-      await this.#serial(sid, () => this.#collection!.deleteOne({ _id: id }, { writeConcern: this.#writeConcern }));
+      await this.#serial(sid, () => this.#collection!.deleteOne({ _id: id }, { writeConcern: this.#target.writeConcern }));
     } else {
-      // One replace: the session (and its owner field) becomes a tombstone that expires with the window.
-      const tombstone = { session: null, expires: new Date(tombstoneUntil) } as unknown as SessionDocument;
-      await this.#serial(sid, async () => {
-        for (let attempt = 1; ; attempt++) {
-          try {
-            await this.#collection!.replaceOne({ _id: id }, tombstone, { upsert: true, writeConcern: this.#writeConcern });
-            return;
-          } catch (err) {
-            // A concurrent upsert inserted the sid first: replace what it wrote.
-            if (!isDuplicateKey(err) || attempt >= UPSERT_ATTEMPTS) throw err;
-          }
-        }
-      });
+      await this.#serial(sid, () => writeTombstone(this.#target, id, tombstoneUntil));
     }
     this.emit('destroy', sid); // connect-mongo's event
   }
@@ -339,7 +265,7 @@ export class MongoStore extends SessionStore<MongoSessionPayload, SessionMap> {
 
   protected override async _clear(): Promise<void> {
     try {
-      await this.#collection!.deleteMany({}, { writeConcern: this.#writeConcern });
+      await this.#collection!.deleteMany({}, { writeConcern: this.#target.writeConcern });
     } catch (err) {
       // A collection that was never created holds no sessions.
       if ((err as { code?: unknown })?.code !== 26) throw err;
@@ -364,10 +290,7 @@ export class MongoStore extends SessionStore<MongoSessionPayload, SessionMap> {
   }
 
   protected override _diagnose(err: unknown): 'unreachable' | 'unsure' | undefined {
-    const name = (err as { name?: unknown } | null)?.name;
-    if (typeof name !== 'string') return undefined;
-    if (/^Mongo(Network|ServerSelection|TopologyClosed)Error$/.test(name)) return 'unreachable';
-    return name === 'MongoNetworkTimeoutError' || name === 'MongoWaitQueueTimeoutError' ? 'unsure' : undefined;
+    return diagnose(err);
   }
 
   protected override async _close(): Promise<void> {
@@ -375,37 +298,4 @@ export class MongoStore extends SessionStore<MongoSessionPayload, SessionMap> {
     this.#stopWatching = undefined;
     if (this.#ownsClient) await this.#client?.close();
   }
-}
-
-/** `expires` in epoch ms; a document without one never expires (connect-mongo reads it that way too). */
-function expiryOf(doc: Pick<SessionDocument, 'expires'>): number | null {
-  if (doc.expires === undefined || doc.expires === null) return null;
-  const ms = new Date(doc.expires).getTime();
-  return Number.isFinite(ms) ? ms : null;
-}
-
-/** Whether the server is FerretDB (its buildInfo says so); false when buildInfo is not allowed. */
-async function isFerretDB(client: MongoClient): Promise<boolean> {
-  try {
-    return 'ferretdbVersion' in (await client.db('admin').command({ buildInfo: 1 }));
-  } catch {
-    return false;
-  }
-}
-
-function isDuplicateKey(err: unknown): boolean {
-  return (err as { code?: unknown } | null)?.code === 11000;
-}
-
-/**
- * Unexpired sessions at `now`, counting documents without `expires` as unexpired (as `expiryOf` and connect-mongo
- * do), tombstones excluded.
- */
-function unexpired(now: number): Filter<SessionDocument> {
-  return { session: { $ne: null }, $or: [{ expires: { $gt: new Date(now) } }, { expires: { $exists: false } }] };
-}
-
-/** What a guarded write may replace: anything but a tombstone that has not expired yet at `now`. */
-function replaceable(now: number): Filter<SessionDocument> {
-  return { $or: [{ session: { $ne: null } }, { expires: { $lte: new Date(now) } }] };
 }

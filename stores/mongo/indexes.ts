@@ -8,6 +8,14 @@ export type ExpiryIndexOutcome =
   /** The server refused TTL indexes (e.g. FerretDB): the store must prune. `error` is set only for unexpected failures. */
   | { ttl: false; error?: unknown };
 
+/** Name of the index on `owner`, created only with the `owner` option. */
+const OWNER_INDEX = 'owner_1';
+
+/** Ensures the index `owner_1` on `owner` that `sessionsOf()` queries (the store creates it only with the `owner` option). */
+export async function ensureOwnerIndex(collection: Collection<SessionDocument>): Promise<void> {
+  await collection.createIndex({ owner: 1 }, { name: OWNER_INDEX });
+}
+
 /** MongoDB's NotImplemented / CommandNotSupported codes: what TTL-less MongoDB-compatible servers answer. */
 const UNSUPPORTED_CODES = new Set([115, 238]);
 
