@@ -277,7 +277,9 @@ export async function localFerretDB(): Promise<ControllableServer> {
         bin,
         [
           '--handler=sqlite',
-          `--sqlite-url=file:${data}/`,
+          // FerretDB waits 10 s for a busy SQLite file by default; a loaded test machine running 1,000 parallel
+          // writes can exceed it (SQLITE_BUSY from the server), so give it as long as an operation may take.
+          `--sqlite-url=file:${data}/?_pragma=busy_timeout(30000)`,
           `--listen-addr=127.0.0.1:${port}`,
           `--state-dir=${dir}`,
           '--debug-addr=-',

@@ -500,7 +500,7 @@ describe.skipIf(!server)(`PostgresStore [${server?.description}]`, () => {
       await store.destroy('never-saved');
       await store.set('never-saved', sess(Date.now() + HOUR));
       expect(await store.get('never-saved')).toBeNull();
-      // A save with a past expiry deletes a session, never a tombstone.
+      // A save with a past expiry removes a session; with revocation it leaves a tombstone, never deletes one.
       await store.set('a', sess(Date.now() - 1000));
       await store.set('a', sess(Date.now() + HOUR));
       expect(await store.get('a')).toBeNull();
