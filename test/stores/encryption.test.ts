@@ -15,7 +15,7 @@ import { MemoryStore } from '../../stores/memory/index.js';
 import { RedisStore } from '../../stores/redis/index.js';
 import { SQLiteStore } from '../../stores/sqlite/index.js';
 import { serverOrSkip, uniqueName } from '../servers/index.js';
-import { HOUR, sess } from '../stores/helpers.js';
+import { HOUR, sess } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'encryption-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
