@@ -75,7 +75,8 @@ export const mongo: BackendFactory = async (url) => {
       role: 'ours',
       async create({ ns, touchAfter }) {
         const db = await connect(url, ns);
-        const store = new MongoStore({ client: db.client, dbName: ns, touchAfter });
+        // FerretDB serializes writes on one SQLite file: under 64 concurrent writers one can wait past the default 5 s bound.
+        const store = new MongoStore({ client: db.client, dbName: ns, touchAfter, operationTimeoutMs: 60_000 });
         return { store, close: async () => (await store.close(), await db.drop()) };
       },
     },
