@@ -9,9 +9,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isSessionStoreError } from '../../shared/errors.js';
 import { MongoStore, type MongoStoreOptions } from '../../stores/mongo/index.js';
 import MongoStoreDefault from '../../stores/mongo/index.js';
-import { conformance } from '../../conformance/index.js';
 import { describeWithServer, uniqueName } from '../servers/index.js';
-import { HOUR, sess } from './helpers.js';
+import { AT_REST_MODES, conformanceIn, HOUR, atRestOptions, sess } from './helpers.js';
+import { mongoRaw } from './raw.js';
 
 await describeWithServer('mongo', 'MongoStore', (server) => {
   const dbName = uniqueName('mongo_store');
@@ -48,9 +48,12 @@ await describeWithServer('mongo', 'MongoStore', (server) => {
     (name: string, fn: () => void | Promise<void>): void => (bsonLimitTests.has(name) ? it.skip : it)(name, fn),
     { skip: it.skip },
   );
-  for (const stringify of [true, false]) {
-    conformance({
-      name: stringify ? 'conformance' : 'conformance (stringify: false)',
+  // Both layouts plain; the default one also with sessions encrypted, under hashed ids, and both (issue 17).
+  const runs = [[true, undefined], [false, undefined], ...AT_REST_MODES.map((mode) => [true, mode] as const)] as const;
+  for (const [stringify, mode] of runs) {
+    conformanceIn(mode, {
+      name: `${stringify ? 'conformance' : 'conformance (stringify: false)'}${mode ? ` (${mode.label})` : ''}`,
+      raw: mongoRaw,
       test: stringify || ferret ? it : skipBsonLimits,
       describe,
       knownFailures: !stringify && ferret ? bsonLimits : [],
@@ -67,6 +70,7 @@ await describeWithServer('mongo', 'MongoStore', (server) => {
           touchAfter: hints?.touchAfter,
           disableTouch: hints?.disableTouch,
           owner: hints?.owner,
+          ...atRestOptions(hints, mode),
         });
         // The collection then exists already: the few-ms expiry tests do not time FerretDB's CREATE TABLE.
         await store.ready();
