@@ -56,7 +56,9 @@ class Browser {
       const [pair] = line.split(';');
       this.cookie = /expires=Thu, 01 Jan 1970/i.test(line) ? undefined : pair;
     }
-    return res;
+    // The whole response: express-session sends the headers before its save completes, and ends after it.
+    const body = await res.text();
+    return new Response(body, { status: res.status, headers: res.headers });
   }
 
   async user(): Promise<string | null> {
