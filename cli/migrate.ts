@@ -51,7 +51,7 @@ export interface MigrateOptions {
   dryRun?: boolean;
   /**
    * Catch-up pass: skip sessions last written before this time (epoch ms), or before the start of the previous
-   * run (`'last'`, from the journal). A session's last write is `cookie.expires − cookie.originalMaxAge` (see
+   * run less a minute for clock differences (`'last'`, from the journal). A session's last write is `cookie.expires − cookie.originalMaxAge` (see
    * `lastWriteOf`); sessions without both are always considered. Sessions the source deleted are handled as
    * always.
    */
@@ -130,6 +130,9 @@ export interface MigrateReport {
   ok: boolean;
 }
 
+/** Margin of `since: 'last'` for clock differences between machines. */
+const CLOCK_SKEW_MS = 60_000;
+
 /** Slack for stores that keep whole seconds: a copy within this of its expiry may have expired there already. */
 const EXPIRY_SLACK_MS = 1000;
 
@@ -148,7 +151,10 @@ export async function migrate(options: MigrateOptions): Promise<MigrateReport> {
   const concurrency = options.concurrency ?? 32;
   const started = Date.now();
   const journal = new Journal(options.journal ?? null);
-  const since = options.since === 'last' ? journal.lastRun : options.since;
+  // `last`: the start of the previous run, less a minute for clock differences between this machine and the
+  // application's servers (which set cookie.expires): a few more sessions reconsidered, none missed.
+  const lastRun = journal.lastRun;
+  const since = options.since === 'last' ? (lastRun === undefined ? undefined : lastRun - CLOCK_SKEW_MS) : options.since;
   if (options.since === 'last' && since === undefined) throw new Error('--since last: the journal records no earlier run');
   if (listing(from) === 'none') throw new Error('the source store has neither ids() nor all(): its sessions cannot be listed');
   if (!dryRun) journal.start(started, options.fromName ?? 'source', options.toName ?? 'target');

@@ -17,6 +17,7 @@
  */
 import type { Store } from 'express-session';
 import { ErrorCode, SessionStoreError } from '../shared/errors.js';
+import type { SessionStore } from '../shared/store.js';
 import { loadStoreModule } from '../conformance/load.js';
 
 /** A store opened from a URL, what it is (without passwords), and how to release it and what it opened. */
@@ -60,20 +61,63 @@ interface Scheme {
 const COMMON = ['ttl', 'owner'];
 
 /**
- * The store URL schemes, one entry each (aliases share an entry). Adding a store: one line here, e.g.
- * `'mysql:': { params: ['table'], open: (u, o) => openMySQL(u, o) }`.
+ * The store URL schemes, one entry each (aliases share an entry). Adding a store is one entry: its parameters and
+ * {@link simple} with the store's label, class and options, e.g.
+ *
+ *     'mysql:': { params: ['table'], driverParams: true, open: simple('MySQL', async () => (await import('../stores/mysql/index.js')).MySQLStore, (u) => ({ uri: u.url, tableName: u.params.table })) },
  */
 export const STORE_SCHEMES: Record<string, Scheme> = {
   'redis:': { params: ['prefix', 'cluster'], open: (u, o) => openRedis(u, o) },
   'rediss:': { params: ['prefix', 'cluster'], open: (u, o) => openRedis(u, o) },
-  'postgres:': { params: ['table', 'schema'], driverParams: true, open: (u, o) => openPostgres(u, o) },
-  'postgresql:': { params: ['table', 'schema'], driverParams: true, open: (u, o) => openPostgres(u, o) },
-  'mongodb:': { params: ['collection'], driverParams: true, open: (u, o) => openMongo(u, o) },
-  'mongodb+srv:': { params: ['collection'], driverParams: true, open: (u, o) => openMongo(u, o) },
-  'sqlite:': { params: ['table'], open: (u, o) => openSQLite(u, o) },
-  'file:': { params: [], open: (u, o) => openFile(u, o) },
-  'memory:': { params: [], open: (u, o) => openMemory(u, o) },
+  'postgres:': { params: ['table', 'schema'], driverParams: true, open: (u, o) => postgres(u, o) },
+  'postgresql:': { params: ['table', 'schema'], driverParams: true, open: (u, o) => postgres(u, o) },
+  'mongodb:': { params: ['collection'], driverParams: true, open: (u, o) => mongo(u, o) },
+  'mongodb+srv:': { params: ['collection'], driverParams: true, open: (u, o) => mongo(u, o) },
+  'sqlite:': {
+    params: ['table'],
+    open: simple(
+      'SQLite',
+      async () => (await import('../stores/sqlite/index.js')).SQLiteStore,
+      (u) => ({ filename: path(u, 'a file, e.g. sqlite:./sessions.db'), tableName: u.params.table }),
+    ),
+  },
+  'file:': {
+    params: [],
+    open: simple(
+      'files',
+      async () => (await import('../stores/file/index.js')).FileStore,
+      (u) => ({ path: path(u, 'a directory, e.g. file:./sessions') }),
+    ),
+  },
+  'memory:': {
+    params: [],
+    open: simple(
+      'memory',
+      async () => (await import('../stores/memory/index.js')).MemoryStore,
+      (u) => noPath(u),
+    ),
+  },
 };
+
+const postgres = simple(
+  'PostgreSQL',
+  async () => (await import('../stores/postgres/index.js')).PostgresStore,
+  (u, o) => ({
+    conString: u.url,
+    tableName: u.params.table,
+    schemaName: u.params.schema,
+    createTableIfMissing: o.create === true,
+  }),
+);
+
+const mongo = simple(
+  'MongoDB',
+  async () => (await import('../stores/mongo/index.js')).MongoStore,
+  (u) => ({
+    mongoUrl: u.url,
+    collectionName: u.params.collection,
+  }),
+);
 
 /** The scheme of `spec` when it is one of {@link STORE_SCHEMES}, else undefined (a module path or package). */
 export function storeScheme(spec: string): string | undefined {
@@ -154,12 +198,36 @@ function common(u: StoreUrl, o: OpenOptions): { ttl?: number; owner?: string } {
   return out;
 }
 
-/** `?key=value` suffix for descriptions. */
-function described(u: StoreUrl, keys: string[]): string {
-  return keys
-    .filter((k) => u.params[k] !== undefined)
-    .map((k) => ` ${k} ${u.params[k]}`)
-    .join('');
+/** The path of a sqlite: or file: URL. */
+function path(u: StoreUrl, what: string): string {
+  if (!u.url) throw new SessionStoreError(ErrorCode.INVALID_OPTION, `${u.scheme} URL needs ${what}`);
+  return u.url;
+}
+
+/** memory: takes no path. */
+function noPath(u: StoreUrl): object {
+  if (u.url) throw new SessionStoreError(ErrorCode.INVALID_OPTION, `memory: takes no path, got ${JSON.stringify(u.url)}`);
+  return {};
+}
+
+/** One of our stores, made with `options(url)` plus the common ones; it opens and closes its own client. */
+type StoreClass = new (options: never) => SessionStore;
+
+/**
+ * An opener for a store that takes its connection from options: `options` maps the URL to the store's options
+ * (the common `ttl` and `owner` are added). The description names the store's namespace, never a password.
+ */
+function simple(label: string, load: () => Promise<StoreClass>, options: (u: StoreUrl, o: OpenOptions) => object): Opener {
+  return async (u, o) => {
+    const StoreClass = await load();
+    const store = new StoreClass({ ...options(u, o), ...common(u, o) } as never);
+    const where = u.scheme === 'sqlite:' || u.scheme === 'file:' || u.scheme === 'memory:' ? '' : ` ${redact(u.url)}`;
+    return {
+      store,
+      description: `${label}${where}${store.namespace !== undefined ? ` (${store.namespace})` : ''}`,
+      close: () => store.close(),
+    };
+  };
 }
 
 async function openRedis(u: StoreUrl, o: OpenOptions): Promise<OpenedStore> {
@@ -189,45 +257,6 @@ async function openRedis(u: StoreUrl, o: OpenOptions): Promise<OpenedStore> {
       await client.quit().catch(() => client.disconnect());
     },
   };
-}
-
-async function openPostgres(u: StoreUrl, o: OpenOptions): Promise<OpenedStore> {
-  const { PostgresStore } = await import('../stores/postgres/index.js');
-  const store = new PostgresStore({
-    conString: u.url,
-    tableName: u.params.table,
-    schemaName: u.params.schema,
-    createTableIfMissing: o.create === true,
-    ...common(u, o),
-  });
-  return { store, description: `PostgreSQL ${redact(u.url)} table ${store.table}`, close: () => store.close() };
-}
-
-async function openMongo(u: StoreUrl, o: OpenOptions): Promise<OpenedStore> {
-  const { MongoStore } = await import('../stores/mongo/index.js');
-  const store = new MongoStore({ mongoUrl: u.url, collectionName: u.params.collection, ...common(u, o) });
-  return { store, description: `MongoDB ${redact(u.url)} collection ${store.namespace}`, close: () => store.close() };
-}
-
-async function openSQLite(u: StoreUrl, o: OpenOptions): Promise<OpenedStore> {
-  const { SQLiteStore } = await import('../stores/sqlite/index.js');
-  if (!u.url) throw new SessionStoreError(ErrorCode.INVALID_OPTION, 'sqlite: URL needs a file, e.g. sqlite:./sessions.db');
-  const store = new SQLiteStore({ filename: u.url, tableName: u.params.table, ...common(u, o) });
-  return { store, description: `SQLite ${u.url}${described(u, ['table'])}`, close: () => store.close() };
-}
-
-async function openFile(u: StoreUrl, o: OpenOptions): Promise<OpenedStore> {
-  const { FileStore } = await import('../stores/file/index.js');
-  if (!u.url) throw new SessionStoreError(ErrorCode.INVALID_OPTION, 'file: URL needs a directory, e.g. file:./sessions');
-  const store = new FileStore({ path: u.url, ...common(u, o) });
-  return { store, description: `files in ${store.path}`, close: () => store.close() };
-}
-
-async function openMemory(u: StoreUrl, o: OpenOptions): Promise<OpenedStore> {
-  const { MemoryStore } = await import('../stores/memory/index.js');
-  if (u.url) throw new SessionStoreError(ErrorCode.INVALID_OPTION, `memory: takes no path, got ${JSON.stringify(u.url)}`);
-  const store = new MemoryStore(common(u, o));
-  return { store, description: 'memory (this process only)', close: () => store.close() };
 }
 
 /** A store module (conformance's loader): its factory makes the store, its teardown and cleanup release it. */
