@@ -27,7 +27,7 @@ export const STORE_USAGE = `usage: session-stores migrate --from <store> --to <s
 migrate   copies every unexpired session with its remaining expiry, then verifies the target
   --dry-run            read the source only: counts and sizes
   --since <when>       catch-up pass: only sessions written since <when>: an ISO time, epoch ms,
-                       a duration ago (30s, 15m, 2h, 1d) or "last" (the start of the previous run)
+                       a duration ago (30s, 15m, 2h, 1d) or "last" (the start of the last completed run)
   --delete-source      after a verification that passed, delete the copied sessions from the source
   --journal <file>     what was copied, for re-runs (default .session-stores-migrate/<hash of from+to>.jsonl)
   --no-journal         keep no journal (re-runs cannot then delete what the source deleted)

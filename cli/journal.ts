@@ -26,6 +26,7 @@ export interface JournalEntry {
 
 type Line =
   | { run: number; from: string; to: string }
+  | { fin: number }
   | { i: Array<[string, string, number | null]> }
   | { c: string[] }
   | { d: string[] }
@@ -39,7 +40,7 @@ export function fingerprint(text: string): string {
 /** The journal of one migration (one source and target). `path` null: kept in memory only (`--no-journal`). */
 export class Journal {
   readonly entries = new Map<string, JournalEntry>();
-  /** Start times of earlier runs, oldest first (for `--since last`). */
+  /** Start times of earlier runs that completed, oldest first (for `--since last`; a run killed half-way does not count). */
   readonly runs: number[] = [];
 
   constructor(readonly path: string | null) {
@@ -56,7 +57,7 @@ export class Journal {
     }
   }
 
-  /** Start time of the last run before this one, or undefined. */
+  /** Start time of the last completed run, or undefined. */
   get lastRun(): number | undefined {
     return this.runs.at(-1);
   }
@@ -64,6 +65,11 @@ export class Journal {
   /** Records the start of a run. */
   start(run: number, from: string, to: string): void {
     this.#append([{ run, from, to }]);
+  }
+
+  /** Records that the run started at `run` completed: its start becomes what `--since last` means. */
+  finish(run: number): void {
+    this.#append([{ fin: run }]);
     this.runs.push(run);
   }
 
@@ -116,7 +122,8 @@ export class Journal {
   }
 
   #apply(line: Line): void {
-    if ('run' in line) this.runs.push(line.run);
+    if ('run' in line) return;
+    if ('fin' in line) this.runs.push(line.fin);
     else if ('i' in line) for (const [sid, fp, expiresAt] of line.i) this.entries.set(sid, { fp, expiresAt, committed: false });
     else if ('c' in line) {
       for (const sid of line.c) {

@@ -115,7 +115,10 @@ export interface MigrateReport {
   gone: number;
   /** Past `cookie.expires` although the source still returned them: renewed to `now + originalMaxAge`. */
   renewed: number;
-  /** Deleted from the target because the source deleted them (we had written them; unchanged there). */
+  /**
+   * Deleted from the target because the source deleted them (we had written them; unchanged there). On a dry run:
+   * journal entries the source no longer has (an upper bound: the target is not read).
+   */
   deletedFromTarget: number;
   /** Deleted from the source (`deleteSource`). */
   deletedFromSource: number;
@@ -340,6 +343,7 @@ export async function migrate(options: MigrateOptions): Promise<MigrateReport> {
         }
       });
     }
+    journal.finish(started);
     journal.compact();
   }
   report.durationMs = Date.now() - started;

@@ -110,6 +110,8 @@ describe('journal', () => {
         ['s2', 'fp2', null],
       ]);
       a.commit(['s1']);
+      a.finish(1);
+      a.start(2, 'from', 'to'); // killed before it finished: not what --since last means
       appendFileSync(path, '{"c":["s2"'); // killed mid-append
       const b = new Journal(path);
       expect(b.entries.get('s1')).toEqual({ fp: 'fp1', expiresAt: 10, committed: true });
