@@ -12,10 +12,11 @@ import { migrate } from '../cli/migrate.js';
 import { call, expiryOf, getSession } from '../cli/store-api.js';
 import { openStoreUrl, type OpenedStore } from '../cli/urls.js';
 import { KINDS, contents, seed, sessions, storeUrls, textOf, withParams } from './migrate-helpers.js';
-import { serverOrSkip, uniqueName } from './servers/index.js';
+import { redisCluster, serverOrSkip, skipIfMissing, uniqueName } from './servers/index.js';
 import { sess } from './stores/helpers.js';
 
 const { dir, url } = await storeUrls();
+const cluster = url('redis') ? await skipIfMissing('redis-cluster', redisCluster) : undefined;
 const opened: OpenedStore[] = [];
 
 async function open(spec: string): Promise<OpenedStore> {
@@ -66,6 +67,20 @@ describe('migrate between every pair of our backends', () => {
       }
     });
   }
+});
+
+describe.skipIf(!url('sqlite') || !cluster)('a Redis Cluster URL (several hosts)', () => {
+  it('SQLite → Redis Cluster: keys spread over the masters, read back through the same URL', async () => {
+    const hosts = cluster!.nodes.map((n) => `${n.host}:${n.port}`).join(',');
+    const target = await open(`redis://${hosts}?prefix=${uniqueName('cl')}:`);
+    expect(target.description).toMatch(/^Redis Cluster /);
+    const source = await open(url('sqlite')!);
+    const items = sessions(30);
+    await seed(source.store, items);
+    const report = await migrate({ from: source.store, to: target.store, journal: null });
+    expect(report).toMatchObject({ ok: true, copied: 30 });
+    expect(await contents(target.store)).toEqual(await contents(source.store));
+  });
 });
 
 describe.skipIf(!url('sqlite') || !url('redis'))('sessions expiring during the run', () => {
