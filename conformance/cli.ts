@@ -4,6 +4,7 @@
  * 2 (the module or the arguments are unusable).
  */
 import { parseArgs } from 'node:util';
+import { runStoreCommand, STORE_COMMANDS, STORE_USAGE } from '../cli/commands.js';
 import { loadStoreModule, type StoreModule } from './load.js';
 import { groupNames, runConformance, type Report, type TestResult } from './runner.js';
 
@@ -31,6 +32,8 @@ const baseline = process.getActiveResourcesInfo();
 let storesCreated = 0;
 
 async function main(argv: string[]): Promise<number> {
+  // `migrate` and `inspect` (cli/commands.ts) close what they open themselves.
+  if ((STORE_COMMANDS as readonly string[]).includes(argv[0] ?? '')) return runStoreCommand(argv);
   let args: ReturnType<typeof parse>;
   try {
     args = parse(argv);
@@ -40,7 +43,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const { values, positionals } = args;
   if (values.help) {
-    process.stdout.write(USAGE);
+    process.stdout.write(`${USAGE}\n${STORE_USAGE}`);
     return 0;
   }
   if (positionals[0] !== 'conformance' || positionals.length !== 2) {

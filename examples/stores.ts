@@ -8,11 +8,14 @@
  *   SESSION_STORE=redis               REDIS_URL, default redis://127.0.0.1:6379
  *   SESSION_STORE=postgres            POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres
  *   SESSION_STORE=mongo               MONGODB_URL, default mongodb://127.0.0.1:27017/session-stores-example
+ *   SESSION_STORE=<store URL>         redis://…, postgres://…, mongodb://…, sqlite:file, file:dir, memory:
+ *                                     (the URLs of `session-stores migrate`, see cli/urls.ts)
  */
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SessionStore } from '../shared/index.js';
+import { openStoreUrl, redact, storeScheme } from '../cli/urls.js';
 
 /** The store kinds `SESSION_STORE` accepts. */
 export const STORE_KINDS = ['sqlite', 'memory', 'file', 'redis', 'postgres', 'mongo'] as const;
@@ -35,6 +38,15 @@ export async function openStore(
   kind: string = process.env.SESSION_STORE ?? 'sqlite',
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<OpenedStore> {
+  if (storeScheme(kind) !== undefined) {
+    // A store URL: the same scheme as `session-stores migrate`, so the app can switch to the store it migrated to.
+    const opened = await openStoreUrl(kind, { owner: 'user', create: true });
+    if (!('supports' in opened.store)) {
+      await opened.close();
+      throw new Error(`SESSION_STORE: ${kind} is not one of this package's stores`);
+    }
+    return opened as OpenedStore;
+  }
   switch (kind) {
     case 'sqlite': {
       const { SQLiteStore } = await import('../stores/sqlite/index.js');
@@ -82,17 +94,6 @@ export async function openStore(
       return { store, description: `MongoDB ${redact(url)}`, close: () => store.close() };
     }
     default:
-      throw new Error(`SESSION_STORE must be one of ${STORE_KINDS.join(', ')}; got ${JSON.stringify(kind)}`);
-  }
-}
-
-/** A connection URL without its password, for printing. */
-function redact(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparseable URL)';
+      throw new Error(`SESSION_STORE must be one of ${STORE_KINDS.join(', ')} or a store URL; got ${JSON.stringify(kind)}`);
   }
 }
