@@ -7,6 +7,13 @@ export interface CellResult {
   /** Latency percentiles in microseconds. */
   p50: number;
   p99: number;
+  /**
+   * This process's CPU time (user + system, `process.cpuUsage`) per operation in microseconds, refills excluded.
+   * Stable under noise where throughput is not: a busy machine delays operations but hardly changes the CPU each
+   * one costs. Covers the client and anything in-process (SQLite, the memory and file stores' own work), not a
+   * server in another process.
+   */
+  cpuUsPerOp: number;
 }
 
 /** How long and how hard to drive one cell. */
@@ -37,8 +44,10 @@ export async function measure(op: (k: number) => Promise<unknown>, drive: Drive)
   const maxOps = drive.maxOps ?? Infinity;
   let budget = BigInt(Math.round(drive.durationMs * 1e6));
   let measured = 0n;
+  let cpuUs = 0;
   let failure: unknown;
   for (;;) {
+    const cpu = process.cpuUsage();
     const start = process.hrtime.bigint();
     const deadline = start + budget;
     let next = 0;
@@ -60,6 +69,8 @@ export async function measure(op: (k: number) => Promise<unknown>, drive: Drive)
     };
     await Promise.all(Array.from({ length: drive.concurrency }, worker));
     if (failure !== undefined) throw failure;
+    const used = process.cpuUsage(cpu);
+    cpuUs += used.user + used.system;
     measured += last - start;
     budget -= last - start;
     const enough = measured >= BigInt(Math.round((drive.refillUntilMs ?? drive.durationMs) * 1e6));
@@ -68,7 +79,13 @@ export async function measure(op: (k: number) => Promise<unknown>, drive: Drive)
   }
   const seconds = Number(measured) / 1e9;
   const [p50, p99] = samples.percentilesUs(50, 99);
-  return { ops: samples.count, opsPerSec: seconds > 0 ? samples.count / seconds : NaN, p50: p50!, p99: p99! };
+  return {
+    ops: samples.count,
+    opsPerSec: seconds > 0 ? samples.count / seconds : NaN,
+    p50: p50!,
+    p99: p99!,
+    cpuUsPerOp: samples.count > 0 ? cpuUs / samples.count : NaN,
+  };
 }
 
 /** Runs `op(i)` for i in [from, to) with `concurrency` workers, unmeasured (seeding, restoring). */

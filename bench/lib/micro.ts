@@ -1,9 +1,9 @@
 import type { SessionData } from 'express-session';
 import { type Backend, type Instance, type Op, type Role, call } from './contender.js';
 import { type CellResult, forEachParallel, measure } from './measure.js';
-import { type Size, refresh, sessionOf, sidOf } from './payload.js';
+import { type Size, refresh, sessionOf, sidOf, victimOf } from './payload.js';
 
-/** Sessions one destroy phase may delete before they are put back. */
+/** Sessions one destroy phase may delete before new victims are created. */
 const DESTROY_BATCH = 5_000;
 
 /** One store-operation workload. */
@@ -69,31 +69,42 @@ export async function runMicro(backend: Backend, s: MicroSettings, log: (msg: st
       backend.contenders.map((c) => ({ workload, contender: c.name, role: c.role, rounds: [], misses: 0 })),
     );
 
+    // Destroy generation per contender: every phase destroys sessions created for it (see victimOf).
+    const generations = backend.contenders.map(() => 0);
     const cell = async (w: Workload, ci: number, durationMs: number): Promise<{ result: CellResult; misses: number }> => {
       const store = instances[ci]!.store;
       const sess = templates[w.size];
       let misses = 0;
       let op: (k: number) => Promise<unknown>;
-      if (w.op === 'destroy') op = (k) => call(store, 'destroy', sidOf(w.size, k), sess);
+      if (w.op === 'destroy') op = (k) => call(store, 'destroy', victimOf(w.size, generations[ci]!, k), sess);
       else if (w.op === 'get') {
         op = async () => {
           if (!(await call(store, 'get', sidOf(w.size, (Math.random() * half) | 0), sess))) misses++;
         };
       } else op = () => call(store, w.op, sidOf(w.size, (Math.random() * half) | 0), refresh(sess));
-      // Destroyed sessions are put back (clock stopped) after each batch while less than 100 ms were measured, and
-      // after the cell, so that every cell runs with the same population.
-      const restore = (n: number) => forEachParallel(0, n, 64, (k) => call(store, 'set', sidOf(w.size, k), refresh(sess)));
+      // Destroy deletes victims (same sizes, never population sids), created with the clock stopped before the
+      // cell and after each batch while less than 100 ms were measured; the victims a cell left are destroyed after
+      // it, so that every cell runs with the same population.
       const destroy = w.op === 'destroy';
-      // At most DESTROY_BATCH per phase: restoring is as slow as set, and would otherwise dominate slow backends.
+      // At most DESTROY_BATCH per phase: creating victims is as slow as set, and would otherwise dominate slow backends.
       const maxOps = destroy ? Math.min(half, DESTROY_BATCH) : undefined;
+      const victims = (n: number) => {
+        generations[ci]!++;
+        return forEachParallel(0, n, 64, (k) => call(store, 'set', victimOf(w.size, generations[ci]!, k), refresh(sess)));
+      };
+      if (destroy) await victims(maxOps!);
       const result = await measure(op, {
         concurrency: w.concurrency,
         durationMs,
         maxOps,
-        refill: destroy ? restore : undefined,
+        refill: destroy ? victims : undefined,
         refillUntilMs: 100,
       });
-      if (destroy) await restore(Math.min(half, DESTROY_BATCH, result.ops));
+      if (destroy) {
+        // Every phase but the last destroyed exactly maxOps victims.
+        const last = result.ops % maxOps! || (result.ops > 0 ? maxOps! : 0);
+        await forEachParallel(last, maxOps!, 64, (k) => call(store, 'destroy', victimOf(w.size, generations[ci]!, k), sess));
+      }
       return { result, misses };
     };
 
