@@ -24,9 +24,10 @@ export interface Drive {
   maxOps?: number;
   /**
    * Restores the population after `maxOps` operations (e.g. re-creates destroyed sessions); runs with the clock
-   * stopped and the workers paused, then k starts again at 0. Without it, the cell ends at `maxOps`.
+   * stopped and the workers paused, then k starts again at 0. It may return the next phase's `maxOps` (what it
+   * created). Without it, the cell ends at `maxOps`.
    */
-  refill?: (ops: number) => Promise<void>;
+  refill?: (ops: number) => Promise<number | void>;
   /**
    * Refill only until this much time has been measured (default: the whole duration). Refilling a fast store
    * costs several times the measured time; a shorter cell of thousands of samples is enough.
@@ -41,7 +42,7 @@ export interface Drive {
  */
 export async function measure(op: (k: number) => Promise<unknown>, drive: Drive): Promise<CellResult> {
   const samples = new Samples();
-  const maxOps = drive.maxOps ?? Infinity;
+  let maxOps = drive.maxOps ?? Infinity;
   let budget = BigInt(Math.round(drive.durationMs * 1e6));
   let measured = 0n;
   let cpuUs = 0;
@@ -75,7 +76,7 @@ export async function measure(op: (k: number) => Promise<unknown>, drive: Drive)
     budget -= last - start;
     const enough = measured >= BigInt(Math.round((drive.refillUntilMs ?? drive.durationMs) * 1e6));
     if (budget <= 0n || next < maxOps || !drive.refill || enough) break;
-    await drive.refill(next);
+    maxOps = (await drive.refill(next)) ?? maxOps;
   }
   const seconds = Number(measured) / 1e9;
   const [p50, p99] = samples.percentilesUs(50, 99);

@@ -82,28 +82,34 @@ export async function runMicro(backend: Backend, s: MicroSettings, log: (msg: st
           if (!(await call(store, 'get', sidOf(w.size, (Math.random() * half) | 0), sess))) misses++;
         };
       } else op = () => call(store, w.op, sidOf(w.size, (Math.random() * half) | 0), refresh(sess));
-      // Destroy deletes victims (same sizes, never population sids), created with the clock stopped before the
-      // cell and after each batch while less than 100 ms were measured; the victims a cell left are destroyed after
-      // it, so that every cell runs with the same population.
+      // Destroy deletes victims (same sizes, never population sids), created with the clock stopped: a first batch
+      // of a few per worker, then, while less than 100 ms were measured, batches four times larger (up to
+      // DESTROY_BATCH: creating victims is as slow as set, and would otherwise dominate slow backends). The victims
+      // a cell left are destroyed after it, so that every cell runs with the same population.
       const destroy = w.op === 'destroy';
-      // At most DESTROY_BATCH per phase: creating victims is as slow as set, and would otherwise dominate slow backends.
-      const maxOps = destroy ? Math.min(half, DESTROY_BATCH) : undefined;
-      const victims = (n: number) => {
+      const cap = Math.min(half, DESTROY_BATCH);
+      let batch = Math.min(cap, Math.max(64, 4 * w.concurrency));
+      const victims = async () => {
         generations[ci]!++;
-        return forEachParallel(0, n, 64, (k) => call(store, 'set', victimOf(w.size, generations[ci]!, k), refresh(sess)));
+        const n = batch;
+        await forEachParallel(0, n, 64, (k) => call(store, 'set', victimOf(w.size, generations[ci]!, k), refresh(sess)));
+        batch = Math.min(cap, batch * 4);
+        return n;
       };
-      if (destroy) await victims(maxOps!);
+      let phase = destroy ? await victims() : 0;
       const result = await measure(op, {
         concurrency: w.concurrency,
         durationMs,
-        maxOps,
-        refill: destroy ? victims : undefined,
+        maxOps: destroy ? phase : undefined,
+        refill: destroy ? async () => (phase = await victims()) : undefined,
         refillUntilMs: 100,
       });
       if (destroy) {
-        // Every phase but the last destroyed exactly maxOps victims.
-        const last = result.ops % maxOps! || (result.ops > 0 ? maxOps! : 0);
-        await forEachParallel(last, maxOps!, 64, (k) => call(store, 'destroy', victimOf(w.size, generations[ci]!, k), sess));
+        // Every phase but the last destroyed all its victims: what is left is the last phase's tail.
+        let before = 0;
+        for (let size = Math.min(cap, Math.max(64, 4 * w.concurrency)); before + size < result.ops; size = Math.min(cap, size * 4))
+          before += size;
+        await forEachParallel(result.ops - before, phase, 64, (k) => call(store, 'destroy', victimOf(w.size, generations[ci]!, k), sess));
       }
       return { result, misses };
     };
