@@ -3,7 +3,18 @@
  *
  *   node --import tsx bench/run.ts [--quick] [--backend memory,sqlite,file,redis,postgres,mongo] [--rounds N]
  *     [--sessions N] [--duration ms] [--e2e-duration s] [--no-e2e] [--no-micro] [--rss-sessions N] [--out dir] [--merge] [--docs]
+ *     [--max-load L] [--force] [--ops get,touch,set,destroy] [--sizes small,large] [--concurrency 1,64]
  *
+ * --ops, --sizes and --concurrency run a subset of the store-operation cells (to measure one lever quickly).
+ * A full run has 7 interleaved rounds: each cell's ratio is the median of the per-round ratios ours ÷ other (same
+ * round), reported with its min–max; a cell is decided when that spread lies on one side of the target. Client
+ * CPU per operation (process.cpuUsage) is reported next to throughput: it hardly moves when the machine is noisy.
+ *
+ * The machine's load is recorded (load average before and after, cores busy in a quiet second before and after
+ * the run, other processes' CPU during it). A full run on a busy machine (load average or quiet-window cores above
+ * --max-load, default 0.75 per core: 1.5 on 2 cores) does not write bench/results or docs/benchmarks.md: its
+ * reports go to a temp dir instead, unless --force (or an explicit --out). Quick runs (CI smoke) never refuse and
+ * never fail on slowness.
  * --merge keeps the other backends of an existing results.json; --docs (old name: --readme) replaces the text
  * between `<!-- bench:start -->` and `<!-- bench:end -->` in docs/benchmarks.md with the summary (full runs of every
  * backend only).
@@ -19,9 +30,10 @@ import { requireServer, startSharedServer, type RunningServer } from '../test/se
 import { MissingServerError } from '../test/servers/types.js';
 import { BACKENDS } from './contenders/index.js';
 import { runE2E, type E2ESettings } from './e2e/harness.js';
+import { LoadMonitor, defaultMaxLoad } from './lib/load.js';
 import { describeMachine } from './lib/machine.js';
 import { runMicro, type MicroSettings } from './lib/micro.js';
-import { type BackendResult, type Results, misses, writeReports, backendMarkdown } from './lib/report.js';
+import { type BackendResult, type Results, misses, missText, writeReports, backendMarkdown } from './lib/report.js';
 import { measureRss } from './lib/rss.js';
 
 const { values: args } = parseArgs({
@@ -39,20 +51,25 @@ const { values: args } = parseArgs({
     merge: { type: 'boolean', default: false },
     docs: { type: 'boolean', default: false },
     readme: { type: 'boolean', default: false },
+    'max-load': { type: 'string' },
+    force: { type: 'boolean', default: false },
+    ops: { type: 'string' },
+    sizes: { type: 'string' },
+    concurrency: { type: 'string' },
   },
 });
 
 const quick = args.quick;
 const num = (v: string | undefined, dflt: number) => (v === undefined ? dflt : Number(v));
-const rounds = num(args.rounds, quick ? 1 : 3);
+const rounds = num(args.rounds, quick ? 1 : 7);
 const micro: MicroSettings = {
   sessions: num(args.sessions, quick ? 1_000 : 20_000),
   rounds,
   durationMs: num(args.duration, quick ? 100 : 250),
   warmupMs: quick ? 0 : 100,
-  concurrencies: [1, 64],
-  sizes: ['small', 'large'],
-  ops: ['get', 'touch', 'set', 'destroy'],
+  concurrencies: args.concurrency ? args.concurrency.split(',').map(Number) : [1, 64],
+  sizes: args.sizes ? (args.sizes.split(',') as MicroSettings['sizes']) : ['small', 'large'],
+  ops: args.ops ? (args.ops.split(',') as MicroSettings['ops']) : ['get', 'touch', 'set', 'destroy'],
 };
 const e2e: E2ESettings = {
   rounds,
@@ -66,7 +83,10 @@ const rssSessions = num(args['rss-sessions'], quick ? 0 : 1_000_000);
 const names = args.backend ? args.backend.split(',').map((s) => s.trim()) : Object.keys(BACKENDS);
 for (const n of names) if (!BACKENDS[n]) throw new Error(`unknown backend ${n}; known: ${Object.keys(BACKENDS).join(', ')}`);
 const repo = fileURLToPath(new URL('..', import.meta.url));
-const out = args.out ?? (quick ? join(tmpdir(), 'session-stores-bench-quick') : join(repo, 'bench/results'));
+// A subset of the cells is for measuring a lever: never written where the published reports are.
+const partial = args.ops !== undefined || args.sizes !== undefined || args.concurrency !== undefined;
+let out =
+  args.out ?? (quick || partial ? join(tmpdir(), `session-stores-bench-${quick ? 'quick' : 'partial'}`) : join(repo, 'bench/results'));
 
 const log = (msg: string) => console.log(msg);
 const machine = describeMachine();
@@ -84,6 +104,10 @@ if (args.merge && existsSync(join(out, 'results.json'))) {
 }
 
 log(`session-stores bench (${results.mode}): ${names.join(', ')} on ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}`);
+const monitor = new LoadMonitor(num(args['max-load'], defaultMaxLoad()));
+// A quiet second before and after (not in quick runs: CI smoke must stay short).
+const quietMs = quick ? 0 : 1_000;
+await monitor.start(quietMs);
 let failed = 0;
 for (const name of names) {
   const entry = BACKENDS[name]!;
@@ -139,12 +163,22 @@ for (const name of names) {
   log(`  (${name}: ${result.seconds.toFixed(0)} s)`);
 }
 
+results.load = await monitor.stop(quietMs);
+log(
+  `\nLoad: average ${results.load.before.map((x) => x.toFixed(2)).join('/')} before, ${results.load.after.map((x) => x.toFixed(2)).join('/')} after; others during the run ${results.load.othersDuring?.toFixed(2) ?? '?'} cores`,
+);
+// A busy machine's figures are kept, but not where they would be published (unless asked).
+const refused = !quick && !partial && results.load.busy !== undefined && !args.force && args.out === undefined;
+if (refused) {
+  out = join(tmpdir(), 'session-stores-bench-busy');
+  log(`BUSY MACHINE (${results.load.busy}): not writing bench/results or docs/benchmarks.md (--force to write anyway).`);
+}
 const order = Object.keys(BACKENDS);
 results.backends.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
 // Only a full run of every backend may replace the summary in docs/benchmarks.md (`npm run bench` passes --docs).
-const complete = !quick && Object.keys(BACKENDS).every((n) => results.backends.some((b) => b.name === n && !b.error));
-writeReports(results, out, (args.docs || args.readme) && complete ? join(repo, 'docs/benchmarks.md') : undefined);
+const complete = !quick && !partial && Object.keys(BACKENDS).every((n) => results.backends.some((b) => b.name === n && !b.error));
+writeReports(results, out, (args.docs || args.readme) && complete && !refused ? join(repo, 'docs/benchmarks.md') : undefined);
 const missed = misses(results);
 log(`\nReports in ${out}. ${missed.length} target(s) missed${missed.length ? ':' : '.'}`);
-for (const m of missed) log(`  ${m.backend}, ${m.what}: ours ÷ ${m.versus} = ${m.ratio.toFixed(2)} (target ≥ ${m.target.toFixed(2)})`);
+for (const m of missed) log(`  ${missText(m)}`);
 process.exitCode = failed ? 1 : 0;

@@ -7,7 +7,8 @@
  *   POST /write        a page that changes the session: get + set
  *
  * Configuration comes in the BENCH_APP environment variable (JSON of {@link AppConfig}); the process answers
- * the parent's `stats` message with its RSS and `close` by closing the server and the store, then exits.
+ * the parent's `stats` message with its RSS, `cpu` with its CPU time so far (µs), and `close` by closing the server
+ * and the store, then exits.
  */
 import type { AddressInfo } from 'node:net';
 import express from 'express';
@@ -95,7 +96,10 @@ const server = app.listen(0, '127.0.0.1', () => {
 });
 
 process.on('message', (msg: { type: string }) => {
-  if (msg.type === 'stats') {
+  if (msg.type === 'cpu') {
+    const c = process.cpuUsage();
+    process.send!({ type: 'cpu', us: c.user + c.system });
+  } else if (msg.type === 'stats') {
     const m = process.memoryUsage();
     process.send!({ type: 'stats', stats: { rss: m.rss, heapUsed: m.heapUsed, misses, errors } satisfies AppStats });
   } else if (msg.type === 'close') {

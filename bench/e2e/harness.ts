@@ -47,6 +47,8 @@ export interface E2EResult {
   p99: number;
   /** Failed requests (non-2xx, errors, timeouts): must be 0. */
   failed: number;
+  /** The app process's CPU time (user + system) per request, µs. */
+  cpuUsPerReq: number;
 }
 
 /** Per-round results of one contender on one page, and its app's memory after all rounds. */
@@ -117,8 +119,11 @@ async function stopApp(app: App): Promise<void> {
   clearTimeout(timer);
 }
 
+const cpuOf = async (app: App) => (await request<{ us: number }>(app.child, 'cpu')).us;
+
 async function load(app: App, page: Page, s: E2ESettings, durationS: number): Promise<E2EResult> {
   let i = 0;
+  const cpu0 = await cpuOf(app);
   const r = await autocannon({
     url: `http://127.0.0.1:${app.port}`,
     connections: s.connections,
@@ -131,7 +136,14 @@ async function load(app: App, page: Page, s: E2ESettings, durationS: number): Pr
       },
     ],
   });
-  return { rps: r.requests.total / r.duration, p50: r.latency.p50, p99: r.latency.p99, failed: r.non2xx + r.errors + r.timeouts };
+  const cpuUs = (await cpuOf(app)) - cpu0;
+  return {
+    rps: r.requests.total / r.duration,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    failed: r.non2xx + r.errors + r.timeouts,
+    cpuUsPerReq: r.requests.total > 0 ? cpuUs / r.requests.total : NaN,
+  };
 }
 
 /**

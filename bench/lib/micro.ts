@@ -1,9 +1,9 @@
 import type { SessionData } from 'express-session';
 import { type Backend, type Instance, type Op, type Role, call } from './contender.js';
 import { type CellResult, forEachParallel, measure } from './measure.js';
-import { type Size, refresh, sessionOf, sidOf } from './payload.js';
+import { type Size, refresh, sessionOf, sidOf, victimOf } from './payload.js';
 
-/** Sessions one destroy phase may delete before they are put back. */
+/** Sessions one destroy phase may delete before new victims are created. */
 const DESTROY_BATCH = 5_000;
 
 /** One store-operation workload. */
@@ -69,31 +69,48 @@ export async function runMicro(backend: Backend, s: MicroSettings, log: (msg: st
       backend.contenders.map((c) => ({ workload, contender: c.name, role: c.role, rounds: [], misses: 0 })),
     );
 
+    // Destroy generation per contender: every phase destroys sessions created for it (see victimOf).
+    const generations = backend.contenders.map(() => 0);
     const cell = async (w: Workload, ci: number, durationMs: number): Promise<{ result: CellResult; misses: number }> => {
       const store = instances[ci]!.store;
       const sess = templates[w.size];
       let misses = 0;
       let op: (k: number) => Promise<unknown>;
-      if (w.op === 'destroy') op = (k) => call(store, 'destroy', sidOf(w.size, k), sess);
+      if (w.op === 'destroy') op = (k) => call(store, 'destroy', victimOf(w.size, generations[ci]!, k), sess);
       else if (w.op === 'get') {
         op = async () => {
           if (!(await call(store, 'get', sidOf(w.size, (Math.random() * half) | 0), sess))) misses++;
         };
       } else op = () => call(store, w.op, sidOf(w.size, (Math.random() * half) | 0), refresh(sess));
-      // Destroyed sessions are put back (clock stopped) after each batch while less than 100 ms were measured, and
-      // after the cell, so that every cell runs with the same population.
-      const restore = (n: number) => forEachParallel(0, n, 64, (k) => call(store, 'set', sidOf(w.size, k), refresh(sess)));
+      // Destroy deletes victims (same sizes, never population sids), created with the clock stopped: a first batch
+      // of a few per worker, then, while less than 100 ms were measured, batches four times larger (up to
+      // DESTROY_BATCH: creating victims is as slow as set, and would otherwise dominate slow backends). The victims
+      // a cell left are destroyed after it, so that every cell runs with the same population.
       const destroy = w.op === 'destroy';
-      // At most DESTROY_BATCH per phase: restoring is as slow as set, and would otherwise dominate slow backends.
-      const maxOps = destroy ? Math.min(half, DESTROY_BATCH) : undefined;
+      const cap = Math.min(half, DESTROY_BATCH);
+      let batch = Math.min(cap, Math.max(64, 4 * w.concurrency));
+      const victims = async () => {
+        generations[ci]!++;
+        const n = batch;
+        await forEachParallel(0, n, 64, (k) => call(store, 'set', victimOf(w.size, generations[ci]!, k), refresh(sess)));
+        batch = Math.min(cap, batch * 4);
+        return n;
+      };
+      let phase = destroy ? await victims() : 0;
       const result = await measure(op, {
         concurrency: w.concurrency,
         durationMs,
-        maxOps,
-        refill: destroy ? restore : undefined,
+        maxOps: destroy ? phase : undefined,
+        refill: destroy ? async () => (phase = await victims()) : undefined,
         refillUntilMs: 100,
       });
-      if (destroy) await restore(Math.min(half, DESTROY_BATCH, result.ops));
+      if (destroy) {
+        // Every phase but the last destroyed all its victims: what is left is the last phase's tail.
+        let before = 0;
+        for (let size = Math.min(cap, Math.max(64, 4 * w.concurrency)); before + size < result.ops; size = Math.min(cap, size * 4))
+          before += size;
+        await forEachParallel(result.ops - before, phase, 64, (k) => call(store, 'destroy', victimOf(w.size, generations[ci]!, k), sess));
+      }
       return { result, misses };
     };
 

@@ -61,3 +61,15 @@ export function refresh(sess: SessionData): SessionData {
 export function sidOf(size: Size, i: number): string {
   return `${size === 'small' ? 's' : 'L'}${i.toString(36).padStart(8, '0')}bench0123456789abcdefghijk`.slice(0, 32);
 }
+
+/**
+ * The sid of victim `i` of destroy generation `gen`: sessions created (unmeasured) only to be destroyed. Never a
+ * population sid: a store with revocation leaves a tombstone that refuses a later `set` of the same sid, so a
+ * destroyed population member could not be put back, and later cells would measure misses.
+ */
+export function victimOf(size: Size, gen: number, i: number): string {
+  return `${size === 'small' ? 'v' : 'V'}${gen.toString(36).padStart(4, '0')}${i.toString(36).padStart(8, '0')}victim0123456789abcdefg`.slice(
+    0,
+    32,
+  );
+}

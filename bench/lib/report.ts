@@ -4,8 +4,9 @@ import type { E2ERow, E2ESettings } from '../e2e/harness.js';
 import type { Machine } from './machine.js';
 import type { MicroRow, MicroSettings, Workload } from './micro.js';
 import { SIZE_LABEL } from './payload.js';
+import { type LoadRecord, loadLine } from './load.js';
 import type { RssResult } from './rss.js';
-import { fmt, geomean, median, spread } from './stats.js';
+import { type PairedRatio, type Verdict, fmt, geomean, median, pairedRatio, spread, verdict } from './stats.js';
 import { type Group, ratioChart } from './svg.js';
 
 /** Everything measured for one backend. */
@@ -30,53 +31,116 @@ export interface Results {
   mode: 'full' | 'quick';
   settings: { micro: MicroSettings; e2e: E2ESettings; rssSessions: number };
   machine: Machine;
+  /** How busy the machine was (absent in results written before it was recorded). */
+  load?: LoadRecord;
   backends: BackendResult[];
 }
 
-/** The targets of issue 8. */
-export const TARGETS = { incumbent: 1.0, raw: 0.85 };
+/** Per-cell targets (issue 21): every cell ≥ 1.00 × the incumbent, none below 0.80 × the raw driver. */
+export const TARGETS = { incumbent: 1.0, raw: 0.8 };
+/** Targets of the geometric mean over a backend's store-operation cells (issue 21). */
+export const GEOMEAN_TARGETS = { incumbent: 1.25, raw: 0.9 };
 
 const label = (w: Workload) => `${w.op} ${SIZE_LABEL[w.size]} ×${w.concurrency}`;
 const sameWorkload = (a: Workload, b: Workload) => a.op === b.op && a.size === b.size && a.concurrency === b.concurrency;
-const opsOf = (r: MicroRow) => median(r.rounds.map((x) => x.opsPerSec));
-const rpsOf = (r: E2ERow) => median(r.rounds.map((x) => x.rps));
 const ratioText = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '–');
+const spreadText = (p: PairedRatio) => (p.rounds > 1 ? `${ratioText(p.min)}–${ratioText(p.max)}` : '–');
+const VERDICT: Record<Verdict, string> = { met: '✓', missed: '✗', undecided: '?' };
+/** The paired ratio of one contender's rounds to ours (micro cells). */
+const pairedOps = (ours: MicroRow, r: MicroRow) =>
+  pairedRatio(
+    ours.rounds.map((x) => x.opsPerSec),
+    r.rounds.map((x) => x.opsPerSec),
+  );
+const pairedRps = (ours: E2ERow, r: E2ERow) =>
+  pairedRatio(
+    ours.rounds.map((x) => x.rps),
+    r.rounds.map((x) => x.rps),
+  );
 
 /** A ratio that missed its target, for the summary. */
 export interface Miss {
   backend: string;
   what: string;
   versus: string;
+  /** The median of the paired per-round ratios. */
   ratio: number;
   target: number;
+  /** `missed`: every round below the target; `undecided`: the median is, but the spread crosses it. */
+  verdict: Verdict;
+  spread: string;
 }
 
-/** ours ÷ contender for every (workload or page) and non-ours contender, with the target it must meet. */
-function ratios(b: BackendResult): { what: string; versus: string; role: string; ratio: number; target: number }[] {
-  const out: { what: string; versus: string; role: string; ratio: number; target: number }[] = [];
+interface Ratio {
+  what: string;
+  versus: string;
+  role: 'incumbent' | 'raw';
+  /** The median of the paired per-round ratios (ours ÷ this, same round). */
+  ratio: number;
+  paired: PairedRatio;
+  target: number;
+  verdict: Verdict;
+}
+
+/**
+ * ours ÷ contender for every (workload or page) and non-ours contender: the median of the per-round ratios, its
+ * spread, and the verdict against the target it must meet.
+ */
+function ratios(b: BackendResult): Ratio[] {
+  const out: Ratio[] = [];
+  const add = (what: string, versus: string, role: 'incumbent' | 'raw', paired: PairedRatio) =>
+    out.push({ what, versus, role, ratio: paired.median, paired, target: TARGETS[role], verdict: verdict(paired, TARGETS[role]) });
   for (const r of b.micro) {
     if (r.role === 'ours') continue;
     const ours = b.micro.find((o) => o.role === 'ours' && sameWorkload(o.workload, r.workload));
-    if (!ours) continue;
-    out.push({ what: label(r.workload), versus: r.contender, role: r.role, ratio: opsOf(ours) / opsOf(r), target: TARGETS[r.role] });
+    if (ours) add(label(r.workload), r.contender, r.role, pairedOps(ours, r));
   }
   const oursName = b.micro.find((r) => r.role === 'ours')?.contender ?? b.e2e.find((r) => r.role === 'ours')?.contender;
   for (const r of b.e2e) {
     if (r.role === 'ours') continue;
     const ours = b.e2e.find((o) => o.contender === oursName && o.page === r.page);
-    if (!ours) continue;
-    out.push({ what: `e2e ${r.page} page`, versus: r.contender, role: r.role, ratio: rpsOf(ours) / rpsOf(r), target: TARGETS[r.role] });
+    if (ours) add(`e2e ${r.page} page`, r.contender, r.role, pairedRps(ours, r));
   }
   return out;
 }
 
-/** Every ratio below its target. */
+/** Every ratio whose median is below its target (decided or not), and every geomean below its target. */
 export function misses(results: Results): Miss[] {
-  return results.backends.flatMap((b) =>
-    ratios(b)
-      .filter((r) => !(r.ratio >= r.target))
-      .map((r) => ({ backend: b.name, what: r.what, versus: r.versus, ratio: r.ratio, target: r.target })),
-  );
+  const out: Miss[] = [];
+  for (const b of results.backends) {
+    for (const r of ratios(b)) {
+      if (r.ratio >= r.target) continue;
+      out.push({
+        backend: b.name,
+        what: r.what,
+        versus: r.versus,
+        ratio: r.ratio,
+        target: r.target,
+        verdict: r.verdict,
+        spread: spreadText(r.paired),
+      });
+    }
+  }
+  for (const s of summaryRows(results)) {
+    const target = GEOMEAN_TARGETS[s.role as 'incumbent' | 'raw'];
+    if (target !== undefined && !(s.storeOps >= target))
+      out.push({
+        backend: s.backend,
+        what: 'store ops geomean',
+        versus: s.versus,
+        ratio: s.storeOps,
+        target,
+        verdict: 'missed',
+        spread: '–',
+      });
+  }
+  return out;
+}
+
+/** One line per miss. */
+export function missText(m: Miss): string {
+  const how = m.verdict === 'undecided' ? `undecided, rounds ${m.spread}` : m.spread === '–' ? '' : `rounds ${m.spread}`;
+  return `${m.backend}, ${m.what}: ours ÷ ${m.versus} = ${m.ratio.toFixed(2)} (target ≥ ${m.target.toFixed(2)}${how ? `; ${how}` : ''})`;
 }
 
 function machineLines(r: Results): string[] {
@@ -95,6 +159,7 @@ function machineLines(r: Results): string[] {
     `- End to end: express ${m.packages.express} + express-session ${m.packages['express-session']} (resave: false, saveUninitialized: false), ` +
       `${s.e2e.users} logged-in users, autocannon ${m.packages.autocannon} in a separate process, ${s.e2e.connections} connections, ` +
       `${s.e2e.rounds} interleaved rounds of ${s.e2e.durationS} s per page.`,
+    loadLine(r.load),
     `- Mode: ${r.mode}; generated ${r.generatedAt}.`,
   ];
 }
@@ -108,22 +173,24 @@ export function backendMarkdown(r: Results, b: BackendResult): string {
     lines.push(
       '## Store operations',
       '',
-      '“ours ÷ this” is our throughput divided by this contender’s (> 1: ours is faster). Targets: ≥ 1.00 against ' +
-        'the incumbent, ≥ 0.85 against the raw driver. ops/s is the median of the rounds, with min–max; latencies are ' +
-        'medians of the per-round percentiles.',
+      '“ours ÷ this” is the median over rounds of our throughput divided by this contender’s in the same round ' +
+        '(> 1: ours is faster), with the min–max of those per-round ratios; ✓ / ✗: every round met / missed the ' +
+        `target (≥ ${TARGETS.incumbent.toFixed(2)} against the incumbent, ≥ ${TARGETS.raw.toFixed(2)} against the raw driver), ` +
+        '?: the spread crosses it (undecided). ops/s is the median of the rounds, with min–max. CPU µs/op: this ' +
+        'process’s CPU time per operation (client, plus the engine for in-process stores; not a separate server), ' +
+        'median of the rounds. Latencies are medians of the per-round percentiles.',
       '',
-      '| workload | contender | ops/s | min–max | ours ÷ this | p50 µs | p99 µs |',
-      '|---|---|--:|--:|--:|--:|--:|',
+      '| workload | contender | ops/s | min–max | CPU µs/op | ours ÷ this | rounds min–max | | p50 µs | p99 µs |',
+      '|---|---|--:|--:|--:|--:|--:|:-:|--:|--:|',
     );
     for (const r of b.micro) {
       const ours = b.micro.find((o) => o.role === 'ours' && sameWorkload(o.workload, r.workload))!;
       const sp = spread(r.rounds.map((x) => x.opsPerSec));
-      const ratio = opsOf(ours) / sp.median;
-      const target = r.role === 'ours' ? undefined : TARGETS[r.role];
-      const mark = target !== undefined && !(ratio >= target) ? ' ✗' : '';
+      const paired = r.role === 'ours' ? undefined : pairedOps(ours, r);
+      const mark = paired && r.role !== 'ours' ? VERDICT[verdict(paired, TARGETS[r.role])] : '';
       const miss = r.misses ? ` (${r.misses} misses!)` : '';
       lines.push(
-        `| ${label(r.workload)} | ${r.role === 'ours' ? `**${r.contender}**` : r.contender}${miss} | ${fmt(sp.median)} | ${fmt(sp.min)}–${fmt(sp.max)} | ${ratioText(ratio)}${mark} | ${fmt(median(r.rounds.map((x) => x.p50)))} | ${fmt(median(r.rounds.map((x) => x.p99)))} |`,
+        `| ${label(r.workload)} | ${r.role === 'ours' ? `**${r.contender}**` : r.contender}${miss} | ${fmt(sp.median)} | ${fmt(sp.min)}–${fmt(sp.max)} | ${fmt(median(r.rounds.map((x) => x.cpuUsPerOp ?? NaN)))} | ${paired ? ratioText(paired.median) : ''} | ${paired ? spreadText(paired) : ''} | ${mark} | ${fmt(median(r.rounds.map((x) => x.p50)))} | ${fmt(median(r.rounds.map((x) => x.p99)))} |`,
       );
     }
     lines.push('');
@@ -133,20 +200,21 @@ export function backendMarkdown(r: Results, b: BackendResult): string {
     lines.push(
       '## End to end',
       '',
-      'Read page: get + touch per request. Write page: get + set. RSS: the app process after all rounds.',
+      'Read page: get + touch per request. Write page: get + set. Ratios as above (paired per round). App CPU ' +
+        'µs/req: the app process’s CPU time per request (express, express-session and the store’s client). RSS: the ' +
+        'app process after all rounds.',
       '',
-      '| page | contender | req/s | min–max | ours ÷ this | p50 ms | p99 ms | app RSS MB |',
-      '|---|---|--:|--:|--:|--:|--:|--:|',
+      '| page | contender | req/s | min–max | app CPU µs/req | ours ÷ this | rounds min–max | | p50 ms | p99 ms | app RSS MB |',
+      '|---|---|--:|--:|--:|--:|--:|:-:|--:|--:|--:|',
     );
     for (const r of b.e2e) {
       const ours = b.e2e.find((o) => o.contender === oursName && o.page === r.page)!;
       const sp = spread(r.rounds.map((x) => x.rps));
-      const ratio = rpsOf(ours) / sp.median;
-      const target = r.role === 'ours' ? undefined : TARGETS[r.role];
-      const mark = target !== undefined && !(ratio >= target) ? ' ✗' : '';
+      const paired = r === ours ? undefined : pairedRps(ours, r);
+      const mark = paired && r.role !== 'ours' ? VERDICT[verdict(paired, TARGETS[r.role])] : '';
       const failed = r.rounds.reduce((a, x) => a + x.failed, 0) + r.misses;
       lines.push(
-        `| ${r.page} | ${r.role === 'ours' ? `**${r.contender}**` : r.contender}${failed ? ` (${failed} failed!)` : ''} | ${fmt(sp.median)} | ${fmt(sp.min)}–${fmt(sp.max)} | ${ratioText(ratio)}${mark} | ${fmt(median(r.rounds.map((x) => x.p50)))} | ${fmt(median(r.rounds.map((x) => x.p99)))} | ${fmt(r.rssMB)} |`,
+        `| ${r.page} | ${r.role === 'ours' ? `**${r.contender}**` : r.contender}${failed ? ` (${failed} failed!)` : ''} | ${fmt(sp.median)} | ${fmt(sp.min)}–${fmt(sp.max)} | ${fmt(median(r.rounds.map((x) => x.cpuUsPerReq ?? NaN)))} | ${paired ? ratioText(paired.median) : ''} | ${paired ? spreadText(paired) : ''} | ${mark} | ${fmt(median(r.rounds.map((x) => x.p50)))} | ${fmt(median(r.rounds.map((x) => x.p99)))} | ${fmt(r.rssMB)} |`,
       );
     }
     lines.push('');
@@ -165,10 +233,10 @@ export function backendMarkdown(r: Results, b: BackendResult): string {
     }
     lines.push('');
   }
-  const missed = ratios(b).filter((x) => !(x.ratio >= x.target));
+  const missed = misses({ ...r, backends: [b] });
   lines.push('## Targets', '');
   if (!missed.length) lines.push(b.micro.length || b.e2e.length ? 'All met.' : '–');
-  for (const m of missed) lines.push(`- ✗ ${m.what}: ours ÷ ${m.versus} = ${m.ratio.toFixed(2)} (target ≥ ${m.target.toFixed(2)})`);
+  for (const m of missed) lines.push(`- ${m.verdict === 'undecided' ? '?' : '✗'} ${missText(m)}`);
   lines.push('', `![ratios](${b.name}.svg)`, '');
   return lines.join('\n');
 }
@@ -179,6 +247,8 @@ interface SummaryRow {
   role: string;
   storeOps: number;
   worst: number;
+  /** Store-op cells decided (spread on one side of the target) out of all. */
+  decided: string;
   read?: number;
   write?: number;
 }
@@ -191,13 +261,15 @@ function summaryRows(r: Results): SummaryRow[] {
     for (const key of versus) {
       const [role, name] = key.split('\u0000') as [string, string];
       const mine = all.filter((x) => x.versus === name);
-      const ops = mine.filter((x) => !x.what.startsWith('e2e')).map((x) => x.ratio);
+      const cells = mine.filter((x) => !x.what.startsWith('e2e'));
+      const ops = cells.map((x) => x.ratio);
       rows.push({
         backend: b.name,
         versus: name,
         role,
         storeOps: geomean(ops),
         worst: Math.min(...ops),
+        decided: `${cells.filter((x) => x.verdict !== 'undecided').length}/${cells.length}`,
         read: mine.find((x) => x.what === 'e2e read page')?.ratio,
         write: mine.find((x) => x.what === 'e2e write page')?.ratio,
       });
@@ -212,21 +284,26 @@ function summaryRows(r: Results): SummaryRow[] {
  */
 export function summaryMarkdown(r: Results, chart = 'ratios.svg'): string {
   const lines = [
-    '| backend | compared with | store ops: ours ÷ this (geomean) | worst store op | e2e read page | e2e write page |',
-    '|---|---|--:|--:|--:|--:|',
+    '| backend | compared with | store ops: ours ÷ this (geomean) | worst store op | cells decided | e2e read page | e2e write page |',
+    '|---|---|--:|--:|--:|--:|--:|',
   ];
   for (const s of summaryRows(r)) {
     lines.push(
-      `| ${s.backend} | ${s.versus} (${s.role}) | ${ratioText(s.storeOps)} | ${ratioText(s.worst)} | ${ratioText(s.read ?? NaN)} | ${ratioText(s.write ?? NaN)} |`,
+      `| ${s.backend} | ${s.versus} (${s.role}) | ${ratioText(s.storeOps)} | ${ratioText(s.worst)} | ${s.decided} | ${ratioText(s.read ?? NaN)} | ${ratioText(s.write ?? NaN)} |`,
     );
   }
   const lazy = r.backends.flatMap((b) => {
     const ours = b.e2e.filter((x) => x.role === 'ours' && x.page === 'read');
-    return ours.length === 2 ? [`${b.name} ${(rpsOf(ours[1]!) / rpsOf(ours[0]!)).toFixed(2)}×`] : [];
+    if (ours.length !== 2) return [];
+    const gain = pairedRps(ours[1]!, ours[0]!);
+    return [`${b.name} ${gain.median.toFixed(2)}× (rounds ${spreadText(gain)})`];
   });
   lines.unshift(
-    'Ratios are our throughput divided by the other contender’s (> 1: ours is faster); absolute numbers are in ' +
-      'each backend’s report. Targets: ≥ 1.00 against the incumbent, ≥ 0.85 against the raw driver.',
+    'Ratios are medians over rounds of our throughput divided by the other contender’s in the same round (> 1: ours ' +
+      'is faster); absolute numbers, CPU per operation and the spread of each ratio are in each backend’s report. ' +
+      `Targets: every cell ≥ ${TARGETS.incumbent.toFixed(2)} against the incumbent (geomean ≥ ${GEOMEAN_TARGETS.incumbent.toFixed(2)}), ` +
+      `≥ ${TARGETS.raw.toFixed(2)} against the raw driver (geomean ≥ ${GEOMEAN_TARGETS.raw.toFixed(2)}). A cell is decided ` +
+      'when the min–max of its per-round ratios lies on one side of its target.',
     '',
   );
   lines.push('');
@@ -240,7 +317,7 @@ export function summaryMarkdown(r: Results, chart = 'ratios.svg'): string {
   const missed = misses(r);
   if (missed.length) {
     lines.push('Targets missed:', '');
-    for (const m of missed) lines.push(`- ${m.backend}, ${m.what}: ours ÷ ${m.versus} = ${m.ratio.toFixed(2)} (≥ ${m.target.toFixed(2)})`);
+    for (const m of missed) lines.push(`- ${missText(m)}`);
     lines.push('');
   }
   const failed = r.backends.filter((b) => b.error);
@@ -268,7 +345,7 @@ function summaryChart(r: Results): string {
     groups,
     refs: [
       { at: 1, label: 'parity (incumbent target)' },
-      { at: 0.85, label: 'raw target 0.85' },
+      { at: TARGETS.raw, label: `raw target ${TARGETS.raw.toFixed(2)}` },
     ],
   });
 }
@@ -288,7 +365,7 @@ function backendChart(b: BackendResult): string {
     groups,
     refs: [
       { at: 1, label: 'parity' },
-      { at: 0.85, label: 'raw target 0.85' },
+      { at: TARGETS.raw, label: `raw target ${TARGETS.raw.toFixed(2)}` },
     ],
   });
 }

@@ -60,3 +60,42 @@ export function fmt(x: number): string {
   if (x >= 1000) return Math.round(Number(x.toPrecision(3))).toLocaleString('en-US');
   return Number(x.toPrecision(3)).toString();
 }
+
+/** A cell's verdict against its target, from the spread of its paired ratios. */
+export type Verdict = 'met' | 'missed' | 'undecided';
+
+/** The paired per-round ratios of a cell: their median, quartiles, min–max, and how many rounds were paired. */
+export interface PairedRatio extends Spread {
+  /** First and third quartile (nearest rank). */
+  q1: number;
+  q3: number;
+  rounds: number;
+}
+
+/**
+ * The ratios `ours[i] ÷ other[i]` of the rounds both measured (same index = same round, run back to back with the
+ * machine in the same state), summarized. A ratio of medians would mix rounds of different machine states; the
+ * per-round ratio cancels what both contenders of a round suffered alike.
+ */
+export function pairedRatio(ours: readonly number[], other: readonly number[]): PairedRatio {
+  const xs: number[] = [];
+  for (let i = 0; i < Math.min(ours.length, other.length); i++) {
+    const r = ours[i]! / other[i]!;
+    if (Number.isFinite(r) && r > 0) xs.push(r);
+  }
+  if (xs.length === 0) return { median: NaN, min: NaN, max: NaN, q1: NaN, q3: NaN, rounds: 0 };
+  const s = [...xs].sort((a, b) => a - b);
+  const rank = (p: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))]!;
+  return { median: median(s), min: s[0]!, max: s[s.length - 1]!, q1: rank(0.25), q3: rank(0.75), rounds: s.length };
+}
+
+/**
+ * Decided only when the whole min–max spread of the paired ratios lies on one side of the target: `met` (every
+ * round at or above it), `missed` (every round below), else `undecided` (noise could explain the median).
+ */
+export function verdict(r: PairedRatio, target: number): Verdict {
+  if (!(r.rounds > 0)) return 'undecided';
+  if (r.min >= target) return 'met';
+  if (r.max < target) return 'missed';
+  return 'undecided';
+}

@@ -154,7 +154,8 @@ export class FileFormat {
     if (!this.#custom) return parseFile(bytes.toString('utf8'), this.wrapped, hashed);
     let parsed: unknown;
     try {
-      parsed = this.encoding.decoder(this.encoding.encoding === null ? bytes : bytes.toString(this.encoding.encoding));
+      // A copy for a decoder of raw bytes: the store reuses its read buffers.
+      parsed = this.encoding.decoder(this.encoding.encoding === null ? Buffer.from(bytes) : bytes.toString(this.encoding.encoding));
     } catch {
       return 'damaged';
     }

@@ -12,7 +12,7 @@ import { Inspector } from './inspect.js';
 import { probeCaseSensitive } from './names.js';
 import { DEFAULT_REAP_SECONDS, DEFAULT_TTL_SECONDS, FILE_OPTIONS, type FileStoreOptions } from './options.js';
 import { addEntry, clearOwnerIndex, openOwnerIndex, ownedBy, pruneOwnerIndex } from './owners.js';
-import { lstatOrNull, readRegularFile, sameFile } from './read.js';
+import { lstatOrNull, readRegularFile, readSessionFile, sameFile } from './read.js';
 import { type Layout, type Location, SCAN_CONCURRENCY, batches, listStoreFiles, locate } from './scan.js';
 
 /**
@@ -156,11 +156,13 @@ export class FileStore extends SessionStore<JsonPayload, SessionMap> {
 
   protected override async _get(sid: string, now: number): Promise<StoredRecord<JsonPayload> | null> {
     const loc = locate(this.#layout, sid);
-    const read = await readRegularFile(loc.path);
-    if (!read) return this.#fallback ? this.#fallbackRecord(sid, now) : null;
-    const file = this.#format.read(read.bytes, loc.file.hashed);
-    // Not decodable: hand the text to the serializer, which fails, so the base reports a decode error (or a miss).
-    if (file === 'damaged') return { data: read.bytes.toString('utf8'), expiresAt: null };
+    const file = await readSessionFile(loc.path, (bytes) => {
+      const parsed = this.#format.read(bytes, loc.file.hashed);
+      // Not decodable: hand the text to the serializer, which fails, so the base reports a decode error (or a miss).
+      return parsed === 'damaged' ? { damaged: bytes.toString('utf8') } : parsed;
+    });
+    if (!file) return this.#fallback ? this.#fallbackRecord(sid, now) : null;
+    if (typeof file === 'object' && 'damaged' in file) return { data: file.damaged, expiresAt: null };
     if (file === 'foreign' || file === 'tombstone' || (loc.file.hashed && file.sid !== sid)) return null;
     return { data: payloadOf(file, this.#wrapped), expiresAt: fileExpiry(file, this.ttl) };
   }

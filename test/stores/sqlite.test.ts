@@ -458,6 +458,34 @@ describe('SQLiteStore: pruning', () => {
     expect(await store.length()).toBe(10);
   });
 
+  it('expireIndex: false creates no index and prunes by a pass over rowid windows, sessions and tombstones alike', async () => {
+    const store = new CountingStore({ filename: tempFile(), pruneBatchSize: 1000, pruneIntervalMs: false, expireIndex: false });
+    opened.push(store);
+    await store.ready();
+    const db = store.client;
+    const indexes = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'sessions' AND sql IS NOT NULL`).all();
+    expect(indexes).toEqual([]);
+    const insert = db.prepare('INSERT INTO sessions VALUES (?, ?, ?)');
+    const past = new Date(Date.now() - 1000).toISOString();
+    const future = new Date(Date.now() + HOUR).toISOString();
+    db.transaction(() => {
+      for (let i = 0; i < 2500; i++) {
+        insert.run(`old-${i}`, '{"cookie":{}}', past);
+        if (i % 250 === 0) insert.run(`live-${i}`, '{"cookie":{}}', future);
+      }
+      insert.run('revoked', 'null', past);
+    })();
+    expect(await store.prune()).toBe(2500);
+    // 2,511 rows: three windows of 1,000 rowids.
+    expect(store.batches).toHaveLength(3);
+    expect(db.prepare('SELECT sid FROM sessions ORDER BY sid').pluck().all()).toEqual(
+      Array.from({ length: 10 }, (_, k) => `live-${k * 250}`).sort(),
+    );
+    await store.set('fresh', sess(Date.now() + HOUR));
+    await store.touch('fresh', sess(Date.now() + 2 * HOUR));
+    expect(await store.length()).toBe(11);
+  });
+
   it('prunes on its own schedule when pruneIntervalMs is set', async () => {
     const store = open({ client: memoryDb(), pruneIntervalMs: 20 });
     await store.set('short', sess(Date.now() + 5));
