@@ -94,7 +94,7 @@ export class DynamoDBStore extends SessionStore<string, SessionMap> {
 
   /** @param options the options, or just a `DynamoDBClient` (then every option has its default) */
   constructor(options: DynamoDBStoreOptions | DynamoDBClient = {}) {
-    const input = options instanceof DynamoDBClient ? { client: options } : options;
+    const input = isClient(options) ? { client: options } : options;
     const opts = storeOptions<DynamoDBStoreOptions>(input, DYNAMODB_OPTIONS);
     if (opts.client !== undefined && opts.clientOptions !== undefined) {
       throw new SessionStoreError(ErrorCode.INVALID_OPTION, 'pass either client or clientOptions, not both');
@@ -449,6 +449,13 @@ export class DynamoDBStore extends SessionStore<string, SessionMap> {
     }
     return found;
   }
+}
+
+/** A DynamoDBClient, also from another copy of the SDK (structural: `send` and a middleware stack). */
+function isClient(value: unknown): value is DynamoDBClient {
+  return (
+    typeof value === 'object' && value !== null && typeof (value as { send?: unknown }).send === 'function' && 'middlewareStack' in value
+  );
 }
 
 /** Exponential backoff with full jitter: 25 ms doubling up to 1 s. */
