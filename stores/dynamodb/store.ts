@@ -286,9 +286,14 @@ export class DynamoDBStore extends SessionStore<string, SessionMap> {
           TableName: this.table,
           IndexName: this.#ownerIndex,
           KeyConditionExpression: '#owner = :owner',
-          FilterExpression: 'begins_with(#id, :prefix)',
-          ExpressionAttributeNames: { '#owner': ATTR.owner, '#id': this.hashKey },
-          ExpressionAttributeValues: { ':owner': { S: owner }, ':prefix': { S: this.prefix } },
+          // An empty prefix claims the whole table: no filter (DynamoDB refuses an unused name or value).
+          ...(this.prefix === ''
+            ? { ExpressionAttributeNames: { '#owner': ATTR.owner }, ExpressionAttributeValues: { ':owner': { S: owner } } }
+            : {
+                FilterExpression: 'begins_with(#id, :prefix)',
+                ExpressionAttributeNames: { '#owner': ATTR.owner, '#id': this.hashKey },
+                ExpressionAttributeValues: { ':owner': { S: owner }, ':prefix': { S: this.prefix } },
+              }),
           ExclusiveStartKey: start,
         }),
       );
@@ -383,18 +388,24 @@ export class DynamoDBStore extends SessionStore<string, SessionMap> {
    */
   async *#scan(now: number | null, data: boolean, limit = this.#scanLimit): AsyncIterable<Item[]> {
     const names: Record<string, string> = { '#id': this.hashKey, '#exp': ATTR.expires, '#ms': ATTR.expiresMs };
-    const values: Item = { ':prefix': { S: this.prefix } };
-    let filter = 'begins_with(#id, :prefix)';
+    const values: Item = {};
+    const filters: string[] = [];
+    // An empty prefix claims the whole table: no prefix filter.
+    if (this.prefix !== '') {
+      values[':prefix'] = { S: this.prefix };
+      filters.push('begins_with(#id, :prefix)');
+    }
     let projection = '#id, #exp, #ms';
+    names['#sess'] = ATTR.sess;
     if (now !== null) {
-      names['#sess'] = ATTR.sess;
       values[':nowS'] = { N: exactSeconds(now) };
-      filter += ' AND attribute_exists(#sess) AND #exp > :nowS';
+      filters.push('attribute_exists(#sess)', '#exp > :nowS');
       if (data) projection += ', #sess';
     } else {
-      names['#sess'] = ATTR.sess;
       projection += ', #sess';
     }
+    const filter = filters.length > 0 ? filters.join(' AND ') : undefined;
+    const hasValues = Object.keys(values).length > 0;
     let start: Item | undefined;
     do {
       const page: { Items?: Item[]; LastEvaluatedKey?: Item } = await this.#send(
@@ -403,7 +414,7 @@ export class DynamoDBStore extends SessionStore<string, SessionMap> {
           FilterExpression: filter,
           ProjectionExpression: projection,
           ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
+          ExpressionAttributeValues: hasValues ? values : undefined,
           Limit: limit,
           ExclusiveStartKey: start,
         }),

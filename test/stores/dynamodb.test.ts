@@ -140,6 +140,18 @@ describe.skipIf(!server)(`DynamoDBStore [${server?.description}]`, () => {
       expect(await store.ids()).toEqual(['x']);
     });
 
+    it('an empty prefix claims the whole table: keys are the sids, bulk operations and owners unfiltered', async () => {
+      const store = open({ prefix: '', owner: 'user' });
+      await store.set('bare', sess(Date.now() + HOUR, { user: 'ann' }));
+      expect((await item(store.table, 'bare'))?.sess?.S).toContain('ann');
+      expect(await store.ids()).toEqual(['bare']);
+      expect(Object.keys(await store.all())).toEqual(['bare']);
+      expect((await store.sessionsOf('ann')).map((s) => s.sid)).toEqual(['bare']);
+      await store.destroy('bare');
+      await store.clear();
+      expect((await client.send(new ScanCommand({ TableName: store.table }))).Items).toEqual([]);
+    });
+
     it('without createTable, a missing table fails ready() with a clear error; a wrong key schema too', async () => {
       const missing = new DynamoDBStore({ client, table: tableName('missing') });
       opened.push(missing);
