@@ -25,8 +25,9 @@ import { integration } from './integration.js';
 import { revocation } from './revocation.js';
 import { owners } from './owners.js';
 import { frameworks } from './frameworks.js';
+import { atRest } from './at-rest.js';
 
-export type { Capabilities, ConformanceOptions, FactoryHints } from './options.js';
+export type { Capabilities, ConformanceOptions, FactoryHints, RawStorage } from './options.js';
 export { resolveCapabilities } from './options.js';
 export { runConformance, groupNames, type RunOptions, type Report, type TestResult, type GroupSummary } from './runner.js';
 export { loadStoreModule, type StoreModule } from './load.js';
@@ -45,6 +46,7 @@ export {
   revocation,
   owners,
   frameworks,
+  atRest,
 };
 
 /** Every group by name, for running a subset: `groups.basic(opts)`. */
@@ -63,6 +65,7 @@ export const groups: Record<string, (opts: ConformanceOptions) => void> = {
   revocation,
   owners,
   frameworks,
+  atRest,
 };
 
 /** Registers every group, inside `describe(opts.name)` when the runner's `describe` is given. */

@@ -19,6 +19,24 @@ export interface FactoryHints {
    * made with it should say `supports.owners`.
    */
   owner?: string;
+  /**
+   * Encrypt at rest with these keys (session-stores' `encryption` option), for the `atRest` group. A store made with
+   * it should say `supports.encrypted`.
+   */
+  encryption?: { keys: Array<string | Uint8Array> };
+  /** Store sessions under hashed sids (session-stores' `hashIds` option); the store should say `supports.hashedIds`. */
+  hashIds?: boolean;
+}
+
+/**
+ * The backend's raw storage, as an attacker with a copy of the database (or write access to it) sees it: the
+ * `atRest` group checks through it that no sid and no session data is stored in the clear, and tampers with it.
+ */
+export interface RawStorage {
+  /** Every session record the store keeps in its backend (its namespace only): the key and the stored value as text. */
+  entries(store: Store): Promise<Array<[key: string, value: string]>>;
+  /** Replaces the stored value under `key` with `value` (text as `entries` gave it), keeping its expiry. */
+  write(store: Store, key: string, value: string): Promise<void>;
 }
 
 /**
@@ -34,6 +52,8 @@ export interface Capabilities extends StoreCapabilities {
   touchAfter: boolean;
   /** The factory honours the `disableTouch` hint. */
   disableTouch: boolean;
+  /** The factory honours the `encryption` and `hashIds` hints (see {@link FactoryHints}). */
+  atRest: boolean;
 }
 
 /** Options of {@link conformance} and of every group function. */
@@ -64,6 +84,8 @@ export interface ConformanceOptions {
    * RegExp). Such a test passes while it keeps failing and fails once the store is fixed, so the list stays true.
    */
   knownFailures?: Array<string | RegExp>;
+  /** The backend's raw storage, for the `atRest` group (skipped without it). */
+  raw?: RawStorage;
 }
 
 /**
@@ -95,9 +117,13 @@ export function resolveCapabilities(store: Store, overrides: Partial<Capabilitie
     // Logout must be final for every store: only a store that says it was configured otherwise is excused.
     revocation: s?.revocation ?? true,
     owners: s?.owners ?? false,
+    encrypted: s?.encrypted ?? false,
+    hashedIds: s?.hashedIds ?? false,
     ttlOption: hints.ttl !== undefined && 'ttl' in view && view.ttl === hints.ttl,
     touchAfter: hints.touchAfter !== undefined && hints.touchAfter > 0 && s?.lazyTouch === true,
     disableTouch: hints.disableTouch === true && s !== undefined && s.touch === false,
+    atRest:
+      hints.encryption !== undefined && s?.encrypted === true && (hints.hashIds === true ? s.hashedIds === true : s.hashedIds !== true),
   };
   return { ...detected, ...overrides };
 }

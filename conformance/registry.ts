@@ -19,7 +19,13 @@ export interface TestContext {
 export type Need = keyof Capabilities;
 
 /** Capabilities that depend on the factory passing a hint on, and the hint's name. */
-const HINTED: Partial<Record<Need, string>> = { ttlOption: 'ttl', touchAfter: 'touchAfter', disableTouch: 'disableTouch', owners: 'owner' };
+const HINTED: Partial<Record<Need, string>> = {
+  ttlOption: 'ttl',
+  touchAfter: 'touchAfter',
+  disableTouch: 'disableTouch',
+  owners: 'owner',
+  atRest: 'encryption',
+};
 
 /**
  * Thrown while a test sets up to say it cannot run here (a need discovered unmet, a framework that is not

@@ -2,6 +2,7 @@ import type { SessionData } from 'express-session';
 import { ErrorCode, SessionStoreError } from './errors.js';
 import { cookieExpiry } from './expiry.js';
 import { type Encryption, isSealed, type SealedRecord } from './encryption.js';
+import type { HashedIds } from './hashed-ids.js';
 import type { Serializer } from './serializer.js';
 import type { StoredRecord } from './types.js';
 
@@ -17,13 +18,18 @@ export class Codec<Stored> {
     private readonly onDecodeError: 'miss' | 'error',
     private readonly report: (err: SessionStoreError) => void,
     private readonly encryption?: Encryption,
+    private readonly hashed?: HashedIds,
   ) {}
 
-  /** @throws SessionStoreError `SERIALIZE_FAILED` */
-  encode(sid: string, session: SessionData): Stored {
+  /**
+   * @param key the key the record is stored under: with hashed ids and encryption, the sid is sealed into the
+   * record for that key, so that `all()` and `ids()` can give it back
+   * @throws SessionStoreError `SERIALIZE_FAILED`
+   */
+  encode(sid: string, session: SessionData, key = sid): Stored {
     let data: Stored;
     try {
-      data = this.serializer.stringify(this.encryption ? this.#seal(sid, session) : session);
+      data = this.serializer.stringify(this.encryption ? this.#seal(sid, session, key) : session);
     } catch (cause) {
       throw new SessionStoreError(
         ErrorCode.SERIALIZE_FAILED,
@@ -42,22 +48,41 @@ export class Codec<Stored> {
    * event) and `'error'` throws `DECODE_FAILED`.
    */
   decode(sid: string, record: StoredRecord<Stored>, onError = this.onDecodeError): SessionData | null {
+    return this.#decode(record, onError, () => sid)?.session ?? null;
+  }
+
+  /**
+   * For listings: the sid that the record stored under `key` belongs to, and its session. With hashed ids the sid
+   * is known only from the record (sealed in it, with encryption): `sid` is undefined for a record that does not
+   * say, and a record whose sealed sid fails authentication is not decoded. Without hashed ids, `sid` is `key`.
+   */
+  entry(
+    key: string,
+    record: StoredRecord<Stored>,
+    onError: 'miss' | 'error' = 'miss',
+  ): { sid: string | undefined; session: SessionData } | null {
+    return this.#decode(record, onError, (parsed) => this.#sidOf(key, parsed));
+  }
+
+  #decode(
+    record: StoredRecord<Stored>,
+    onError: 'miss' | 'error',
+    sidOf: (parsed: unknown) => string | undefined,
+  ): { sid: string | undefined; session: SessionData } | null {
     let session: unknown;
     let cause: unknown;
+    let sid: string | undefined;
     try {
-      session = this.#unseal(sid, this.serializer.parse(record.data));
+      const parsed = this.serializer.parse(record.data);
+      sid = sidOf(parsed);
+      session = this.#unseal(sid, parsed);
     } catch (err) {
       cause = err;
       session = undefined;
     }
     if (session === null || typeof session !== 'object' || Array.isArray(session)) {
-      const err = new SessionStoreError(
-        ErrorCode.DECODE_FAILED,
-        `the stored session ${JSON.stringify(sid.slice(0, 64))} could not be decoded`,
-        {
-          cause,
-        },
-      );
+      const name = sid === undefined ? 'a stored session' : `the stored session ${JSON.stringify(sid.slice(0, 64))}`;
+      const err = new SessionStoreError(ErrorCode.DECODE_FAILED, `${name} could not be decoded`, { cause });
       if (onError === 'error') throw err;
       this.report(err);
       return null;
@@ -68,22 +93,33 @@ export class Codec<Stored> {
       // The type the serializer gave back (a Date from a document store, else the ISO text JSON carries).
       cookie.expires = cookie.expires instanceof Date ? new Date(record.expiresAt) : new Date(record.expiresAt).toISOString();
     }
-    return data;
+    return { sid, session: data };
+  }
+
+  /** The sid of a parsed record stored under `key` (see {@link entry}). */
+  #sidOf(key: string, parsed: unknown): string | undefined {
+    if (!this.hashed) return key;
+    if (isSealed(parsed) && typeof parsed.id === 'string') return this.encryption?.open(key, parsed.id);
+    // Migrating from plain sids: a record that names no sid was stored under the sid itself.
+    return this.hashed.migrate ? key : undefined;
   }
 
   /** The record that stands for `session` when encryption is on: its JSON sealed for `sid`, plus its cookie. */
-  #seal(sid: string, session: SessionData): SessionData {
+  #seal(sid: string, session: SessionData, key: string): SessionData {
     const text = JSON.stringify(session);
     const sealed: SealedRecord = { sealed: this.encryption!.seal(sid, text) };
+    // Sealed for the key it is stored under: moved to another key, it no longer authenticates.
+    if (key !== sid) sealed.id = this.encryption!.seal(key, sid);
     const { cookie } = JSON.parse(text) as { cookie?: unknown };
     if (cookie !== undefined) sealed.cookie = cookie;
     return sealed as unknown as SessionData;
   }
 
   /** The session a parsed record holds: decrypted when sealed; plaintext only where encryption allows it. */
-  #unseal(sid: string, parsed: unknown): unknown {
+  #unseal(sid: string | undefined, parsed: unknown): unknown {
     if (isSealed(parsed)) {
       if (!this.encryption) throw new Error('the record is encrypted and the store has no encryption keys');
+      if (sid === undefined) throw new Error('the record does not say which sid it belongs to');
       return JSON.parse(this.encryption.open(sid, parsed.sealed));
     }
     if (this.encryption && !this.encryption.allowPlaintext) {

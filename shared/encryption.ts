@@ -22,6 +22,8 @@ export interface EncryptionOptions {
 export interface SealedRecord {
   /** `v1.<key id>.<base64url(nonce ‖ ciphertext ‖ tag)>`. */
   sealed: string;
+  /** With hashed ids: the sid, sealed for the key the record is stored under (so that listings can give it back). */
+  id?: string;
   /**
    * The session's cookie settings (expiry, path, flags: no user data), so that a store we replace reading the same
    * data sees an anonymous session instead of failing on a record without a cookie.

@@ -10,3 +10,4 @@ export type { Callback } from './callback.js';
 export type { OptionSpec, Check, Alias } from './options.js';
 export type { BaseStoreOptions, BackendInfo, StoreCapabilities, StoredRecord, Ttl, WriteContext } from './types.js';
 export type { EncryptionOptions } from './encryption.js';
+export type { HashIdsOptions } from './hashed-ids.js';

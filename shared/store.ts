@@ -8,6 +8,7 @@ import { Encryption } from './encryption.js';
 import { Deadlines } from './deadlines.js';
 import { ErrorCode, SessionStoreError, backendError } from './errors.js';
 import { ExpiryCache } from './expiry-cache.js';
+import { type HashedIds, hashedIds } from './hashed-ids.js';
 import { resolveExpiry } from './expiry.js';
 import { Health } from './health.js';
 import { Lifecycle } from './lifecycle.js';
@@ -18,6 +19,8 @@ import type { BackendInfo, BaseStoreOptions, StoreCapabilities, StoredRecord, Tt
 import { assertSession, assertSid } from './validate.js';
 
 const DEFAULT_TTL_SECONDS = 86_400;
+/** With hashed ids, owner ids are hashed too, apart from sids: an owner id can never be taken for a sid's hash. */
+const OWNER_PREFIX = 'owner\u0000';
 /** Tombstones last twice Node's default `server.requestTimeout` (5 min): longer than any request still running. */
 const DEFAULT_REVOCATION_MS = 600_000;
 /** Longest stretch of synchronous work in a bulk operation before it yields to the event loop. */
@@ -74,6 +77,8 @@ export const BASE_OPTIONS: OptionSpec = {
     owner: either(str(), fn),
     // Checked in full by Encryption's constructor.
     encryption: (value: unknown) => value,
+    // Checked in full by HashedIds' constructor.
+    hashIds: (value: unknown) => value,
   },
 };
 
@@ -131,6 +136,8 @@ export abstract class SessionStore<Stored = unknown, All extends SessionMap | Se
   readonly #owner: ((session: SessionData) => unknown) | undefined;
   readonly #expiries: ExpiryCache;
   readonly #codec: Codec<Stored>;
+  readonly #hashed: HashedIds | undefined;
+  readonly #encrypted: boolean;
   readonly #deadlines: Deadlines | undefined;
   readonly #life: Lifecycle;
   readonly #pruner: Pruner;
@@ -218,11 +225,14 @@ export abstract class SessionStore<Stored = unknown, All extends SessionMap | Se
     this.#touchAfterMs = Math.round((options.touchAfter ?? 0) * 1000);
     this.#expiries = new ExpiryCache(this.#touchAfterMs > 0 ? (options.touchCacheSize ?? 10_000) : 0);
     this.serializer = options.serializer ?? (jsonSerializer as unknown as Serializer<Stored>);
+    this.#hashed = hashedIds(options.hashIds);
+    this.#encrypted = options.encryption !== undefined;
     this.#codec = new Codec(
       this.serializer,
       options.onDecodeError ?? 'miss',
       (err) => this.emitError(err),
       options.encryption === undefined ? undefined : new Encryption(options.encryption),
+      this.#hashed,
     );
     this.#maxSidLength = options.maxSidLength ?? 1024;
     this.#maxSidBytes = backend.maxSidBytes ?? Infinity;
@@ -247,15 +257,17 @@ export abstract class SessionStore<Stored = unknown, All extends SessionMap | Se
     const declared = backend.capabilities ?? {};
     const has = (hook: unknown): boolean => typeof hook === 'function';
     const entries = has(this._entries);
-    const ids = (has(this._ids) || entries) && declared.ids !== false;
+    // Hashed ids: the sids come back only from records that hold them (sealed, with encryption).
+    const listable = this.#hashed === undefined || this.#encrypted;
+    const ids = (this.#hashed ? entries && listable : has(this._ids) || entries) && declared.ids !== false;
     this.#supports = Object.freeze({
       touch: !this.disableTouch && declared.touch !== false,
       lazyTouch: !this.disableTouch && declared.touch !== false && this.#touchAfterMs > 0,
       nativeExpiry: declared.nativeExpiry === true,
       msPrecision: declared.msPrecision !== false,
-      all: entries && declared.all !== false,
+      all: entries && listable && declared.all !== false,
       ids,
-      length: (has(this._length) || ids) && declared.length !== false,
+      length: (has(this._length) || ((has(this._ids) || entries) && declared.ids !== false)) && declared.length !== false,
       clear: has(this._clear) && declared.clear !== false,
       prune: has(this._prune),
       close: true,
@@ -263,7 +275,9 @@ export abstract class SessionStore<Stored = unknown, All extends SessionMap | Se
       promises: true,
       sessionStoreErrors: true,
       revocation: this.#revocationMs !== false,
-      owners: has(this._sessionsOf) && this.#owner !== undefined,
+      owners: has(this._sessionsOf) && this.#owner !== undefined && listable,
+      encrypted: this.#encrypted,
+      hashedIds: this.#hashed !== undefined,
     });
 
     this.#pruner = new Pruner(
@@ -496,14 +510,35 @@ export abstract class SessionStore<Stored = unknown, All extends SessionMap | Se
   async #get(sid: string): Promise<SessionData | null> {
     this.#life.assertNotClosed();
     assertSid(sid, this.#maxSidLength, this.#maxSidBytes);
+    const key = this.#key(sid);
     return this.#op('get', async () => {
       const now = Date.now();
-      const record = await this.#hook('get', () => this._get(sid, now));
-      if (!record || isExpired(record, now)) return null;
+      const record = await this.#hook('get', () => this._get(key, now));
+      if (!record || isExpired(record, now)) return key === sid || !this.#hashed?.migrate ? null : this.#moveToHash(sid, key, now);
       const sess = this.#codec.decode(sid, record);
       if (sess) this.#expiries.set(sid, record.expiresAt);
       return sess;
     });
+  }
+
+  /**
+   * `hashIds.migrate`: the session still stored under its plain sid, moved under its hash (a guarded write, so that
+   * it cannot replace a logout's tombstone), the plain copy removed.
+   */
+  async #moveToHash(sid: string, key: string, now: number): Promise<SessionData | null> {
+    const record = await this.#hook('get', () => this._get(sid, now));
+    if (!record || isExpired(record, now)) return null;
+    const sess = this.#codec.decode(sid, record);
+    if (!sess) return null;
+    const expiresAt = record.expiresAt;
+    if (expiresAt !== null) {
+      const data = this.#codec.encode(sid, sess, key);
+      const context: WriteContext = { owner: this.#ownerKey(sess), guarded: this.#revocationMs !== false };
+      await this.#hook('set', () => this._set(key, data, expiresAt, now, context));
+      await this.#hook('destroy', () => this._destroy(sid, now, null));
+    }
+    this.#expiries.set(sid, expiresAt);
+    return sess;
   }
 
   async #set(sid: string, sess: SessionData): Promise<void> {
@@ -512,17 +547,18 @@ export abstract class SessionStore<Stored = unknown, All extends SessionMap | Se
     assertSession(sess);
     const now = Date.now();
     const expiresAt = resolveExpiry(sess, this.ttl, now);
-    const data = this.#codec.encode(sid, sess);
-    const context: WriteContext = { owner: this.#ownerId(sess), guarded: this.#revocationMs !== false };
+    const key = this.#key(sid);
+    const data = this.#codec.encode(sid, sess, key);
+    const context: WriteContext = { owner: this.#ownerKey(sess), guarded: this.#revocationMs !== false };
     return this.#op('set', async () => {
       if (expiresAt <= now) {
         // Saving an expired session removes it; with revocation, as a tombstone, so that it cannot replace one
         // left by a logout (and let a later write bring the session back).
         this.#expiries.delete(sid);
-        await this.#revoke(sid);
+        await this.#revoke(key, sid);
         return;
       }
-      await this.#hook('set', () => this._set(sid, data, expiresAt, now, context));
+      await this.#hook('set', () => this._set(key, data, expiresAt, now, context));
       this.#expiries.set(sid, expiresAt);
     });
   }
@@ -539,9 +575,12 @@ export abstract class SessionStore<Stored = unknown, All extends SessionMap | Se
       // Skip only while the stored expiry is still in the future and would move forward by less than the window.
       if (known !== undefined && known > now && expiresAt >= known && expiresAt - known < this.#touchAfterMs) return;
     }
-    const owner = this.#ownerId(sess);
+    const owner = this.#ownerKey(sess);
+    const key = this.#key(sid);
     return this.#op('touch', async () => {
-      const touched = await this.#hook('touch', () => this._touch(sid, expiresAt, now, owner));
+      let touched = await this.#hook('touch', () => this._touch(key, expiresAt, now, owner));
+      if (!touched && key !== sid && this.#hashed?.migrate)
+        touched = await this.#hook('touch', () => this._touch(sid, expiresAt, now, owner));
       if (touched) this.#expiries.set(sid, expiresAt);
       else this.#expiries.delete(sid);
     });
@@ -551,46 +590,74 @@ export abstract class SessionStore<Stored = unknown, All extends SessionMap | Se
     this.#life.assertNotClosed();
     assertSid(sid, this.#maxSidLength, this.#maxSidBytes);
     this.#expiries.delete(sid);
-    return this.#op('destroy', () => this.#revoke(sid));
+    const key = this.#key(sid);
+    return this.#op('destroy', () => this.#revoke(key, sid));
   }
 
-  /** Destroys one session: a tombstone until the end of the revocation window, or a plain delete without one. */
-  #revoke(sid: string): Promise<void> {
+  /**
+   * Destroys the session stored under `key`: a tombstone until the end of the revocation window, or a plain delete
+   * without one. While migrating to hashed ids, the plain sid (when known) too.
+   */
+  async #revoke(key: string, sid: string | undefined): Promise<void> {
     const now = Date.now();
     const until = this.#revocationMs === false ? null : now + this.#revocationMs;
-    return this.#hook('destroy', () => this._destroy(sid, now, until));
+    await this.#hook('destroy', () => this._destroy(key, now, until));
+    if (sid !== undefined && sid !== key && this.#hashed?.migrate) await this.#hook('destroy', () => this._destroy(sid, now, until));
+  }
+
+  /** The key `sid` is stored under: itself, or its hash (`hashIds`). */
+  #key(sid: string): string {
+    return this.#hashed ? this.#hashed.key(sid) : sid;
   }
 
   async #sessionsOf(owner: string): Promise<OwnedSession[]> {
+    if (!this.#supports.owners) throw this.#notSupported('sessionsOf');
+    const owned = await this.#owned(owner, 'sessionsOf');
+    return owned.map(({ sid, session, expiresAt }) => ({ sid: sid!, session, expiresAt }));
+  }
+
+  /** The sessions the owner index lists for `owner` and that are still theirs, with the key each is stored under. */
+  async #owned(
+    owner: string,
+    label: string,
+  ): Promise<Array<Partial<OwnedSession> & { key: string; session: SessionData; expiresAt: number | null }>> {
     this.#life.assertNotClosed();
     const source = this._sessionsOf;
-    if (!this.#supports.owners || typeof source !== 'function') throw this.#notSupported('sessionsOf');
+    if (this.#owner === undefined || typeof source !== 'function') throw this.#notSupported(label);
     if (typeof owner !== 'string' || owner.length === 0) {
       throw new SessionStoreError(ErrorCode.INVALID_OPTION, 'owner must be a non-empty string');
     }
-    return this.#op('sessionsOf', async () => {
+    return this.#op(label, async () => {
       const now = Date.now();
-      const out: OwnedSession[] = [];
-      for await (const [sid, record] of this.#stream('sessionsOf', source.call(this, owner, now))) {
+      const out: Array<Partial<OwnedSession> & { key: string; session: SessionData; expiresAt: number | null }> = [];
+      const indexed = this.#hashed ? this.#hashed.key(OWNER_PREFIX + owner) : owner;
+      for await (const [key, record] of this.#stream(label, source.call(this, indexed, now))) {
         if (isExpired(record, now)) continue;
-        const session = this.#codec.decode(sid, record, 'miss');
+        const entry = this.#codec.entry(key, record);
         // The index is a hint: a session whose owner changed since it was indexed is not this owner's.
-        if (session && this.#ownerId(session) === owner) out.push({ sid, session, expiresAt: record.expiresAt });
+        if (entry && this.#ownerId(entry.session) === owner)
+          out.push({ key, sid: entry.sid, session: entry.session, expiresAt: record.expiresAt });
       }
       return out;
     });
   }
 
   async #destroyOwner(owner: string, except: string[]): Promise<number> {
-    const sessions = await this.#sessionsOf(owner);
-    const doomed = sessions.filter((s) => !except.includes(s.sid));
+    const kept = new Set(except.map((sid) => this.#key(sid)));
+    const doomed = (await this.#owned(owner, 'destroyOwner')).filter((s) => !kept.has(s.key));
     return this.#op('destroyOwner', async () => {
-      for (const { sid } of doomed) {
-        this.#expiries.delete(sid);
-        await this.#revoke(sid);
+      for (const { key, sid } of doomed) {
+        if (sid !== undefined) this.#expiries.delete(sid);
+        await this.#revoke(key, sid);
       }
       return doomed.length;
     });
+  }
+
+  /** What the owner index keys `session` by: its owner id, hashed like sids with `hashIds`; null when it has none. */
+  #ownerKey(session: SessionData): string | null {
+    const owner = this.#ownerId(session);
+    return owner === null || !this.#hashed ? owner : this.#hashed.key(OWNER_PREFIX + owner);
   }
 
   /** The owner id of `session` (the `owner` option), or null when it has none. */
@@ -609,11 +676,22 @@ export abstract class SessionStore<Stored = unknown, All extends SessionMap | Se
       const now = Date.now();
       const map: SessionMap = {};
       const list: SessionList = [];
-      for await (const [sid, record] of this.#stream('all', entries.call(this, now))) {
+      // While migrating to hashed ids a session may be stored both ways for a moment: the hashed copy is newer.
+      const copies = this.#hashed?.migrate ? new Map<string, { hashed: boolean; at: number }>() : undefined;
+      for await (const [key, record] of this.#stream('all', entries.call(this, now))) {
         if (isExpired(record, now)) continue;
-        const sess = this.#codec.decode(sid, record, 'miss');
-        if (!sess) continue;
-        if (this.#allAsList) list.push(Object.assign(sess, { id: sid }));
+        const entry = this.#codec.entry(key, record);
+        if (!entry || entry.sid === undefined) continue;
+        const { sid, session: sess } = entry;
+        let at = list.length;
+        if (copies) {
+          const hashed = sid !== key;
+          const before = copies.get(sid);
+          if (before && (before.hashed || !hashed)) continue;
+          if (before) at = before.at;
+          copies.set(sid, { hashed, at });
+        }
+        if (this.#allAsList) list[at] = Object.assign(sess, { id: sid });
         // defineProperty: a sid such as "__proto__" must become a key, not replace the prototype.
         else Object.defineProperty(map, sid, { value: sess, enumerable: true, writable: true, configurable: true });
       }
@@ -639,7 +717,7 @@ export abstract class SessionStore<Stored = unknown, All extends SessionMap | Se
       const now = Date.now();
       if (typeof length === 'function') return this.#hook('length', () => length.call(this, now));
       let count = 0;
-      for await (const _ of this.#idSource(now)) count++;
+      for await (const _ of this.#keySource(now)) count++;
       return count;
     });
   }
@@ -704,6 +782,23 @@ export abstract class SessionStore<Stored = unknown, All extends SessionMap | Se
    * into an in-memory map during the scan is seen again), so the sids seen are remembered here, in one place.
    */
   async *#idSource(now: number): AsyncIterable<string> {
+    if (!this.#hashed) {
+      yield* this.#keySource(now);
+      return;
+    }
+    // Hashed ids: the sid is in the record (sealed), so listing sids reads the records.
+    const seen = new Set<string>();
+    for await (const [key, record] of this.#stream('ids', this._entries!(now))) {
+      if (isExpired(record, now)) continue;
+      const sid = this.#codec.entry(key, record)?.sid;
+      if (sid === undefined || seen.has(sid)) continue;
+      seen.add(sid);
+      yield sid;
+    }
+  }
+
+  /** The keys of unexpired sessions, each once (the sids themselves, unless ids are hashed). */
+  async *#keySource(now: number): AsyncIterable<string> {
     const seen = new Set<string>();
     if (typeof this._ids === 'function') {
       for await (const sid of this.#stream('ids', this._ids(now))) {

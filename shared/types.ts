@@ -1,5 +1,6 @@
 import type { SessionData } from 'express-session';
 import type { EncryptionOptions } from './encryption.js';
+import type { HashIdsOptions } from './hashed-ids.js';
 import type { Serializer } from './serializer.js';
 
 /**
@@ -91,6 +92,15 @@ export interface BaseStoreOptions<Stored = string> {
    * data), so a store we replace reading it sees an anonymous session. Default: off.
    */
   encryption?: EncryptionOptions;
+  /**
+   * Store each session under a hash of its sid (SHA-256, or an HMAC with `{ secret }`), so a dump of the database
+   * holds no session id anybody could use as a cookie. `get`/`set`/`touch`/`destroy` take the real sid as before.
+   * Listings need the sid back: with `encryption` on, it is sealed into each record and `all()`, `ids()` and
+   * `sessionsOf()` return it; without encryption they fail with `SESSION_STORE_NOT_SUPPORTED` (the store holds no
+   * sid to return), while `length()`, `clear()` and `destroyOwner()` keep working. `{ migrate: true }` reads
+   * sessions stored under plain sids and moves them. Default: off.
+   */
+  hashIds?: boolean | HashIdsOptions;
 }
 
 /** What `_set` is told besides the record (see `SessionStore`). */
@@ -140,6 +150,10 @@ export interface StoreCapabilities {
   revocation: boolean;
   /** Sessions are indexed by owner: `sessionsOf()` and `destroyOwner()` work (see the `owner` option). */
   owners: boolean;
+  /** Sessions are encrypted at rest (the `encryption` option). */
+  encrypted: boolean;
+  /** Sessions are stored under hashes of their sids (the `hashIds` option). */
+  hashedIds: boolean;
 }
 
 /** What a backend declares about itself to the base (see `SessionStore`'s constructor). */

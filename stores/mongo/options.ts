@@ -73,12 +73,21 @@ export interface MongoStoreOptions extends BaseStoreOptions<MongoSessionPayload>
   /** Write concern for set/touch/destroy/clear (connect-mongo's `writeOperationOptions`). */
   writeOperationOptions?: WriteConcernSettings;
   /**
-   * connect-mongo's encryption options are refused: storing a session in plaintext while the application
-   * believes it is encrypted would be worse than failing, so passing one throws `SESSION_STORE_INVALID_OPTION`.
-   * This store has no encryption option: encrypt at rest in the database, or pass a `serializer` that encrypts.
+   * connect-mongo's encryption, in its format (kruptein: AES-256-GCM, PBKDF2-SHA512), so a deployment that
+   * encrypts with connect-mongo switches without logging anybody out: `{ secret }` (connect-mongo's other `crypto`
+   * settings are accepted at their defaults only). Sessions not in that format are refused like undecodable ones.
+   * For new deployments prefer `encryption` (key rotation, the sid bound to each record); the two cannot be combined.
    */
-  crypto?: never;
-  /** Refused, see {@link crypto}. */
+  crypto?: {
+    secret: string | false;
+    algorithm?: string;
+    hashing?: string;
+    encodeas?: string;
+    key_size?: number;
+    iv_size?: number;
+    at_size?: number;
+  };
+  /** connect-mongo's custom crypto adapters are refused (`SESSION_STORE_INVALID_OPTION`): use `crypto` or `encryption`. */
   cryptoAdapter?: never;
   /**
    * connect-mongo's `transformId`: the `_id` stored for a sid (e.g. a hash of it, so a dump holds no usable sid).
@@ -106,7 +115,8 @@ export const MONGO_OPTIONS = {
     unserialize: fn,
     timestamps: bool,
     writeOperationOptions: obj,
-    crypto: refused("crypto (connect-mongo's kruptein encryption) is not supported: use the encryption option (AES-256-GCM)"),
+    // Checked in full by mongoCrypto().
+    crypto: (value: unknown) => value,
     cryptoAdapter: refused('cryptoAdapter (connect-mongo encryption) is not supported: use the encryption option (AES-256-GCM)'),
     transformId: fn,
   },

@@ -7,6 +7,8 @@ import { type SessionDocument, expiryOf, unexpired } from './document.js';
 import { insertThenUpdate, isFerretDB } from './ferretdb.js';
 import { diagnose, watchHealth } from './health.js';
 import { ensureExpiryIndex, ensureOwnerIndex } from './indexes.js';
+import { mongoCrypto, openPayload, sealPayload } from './crypto.js';
+import type { Kruptein } from '../../shared/kruptein.js';
 import {
   type AutoRemove,
   DEFAULT_MONGO_TTL_SECONDS,
@@ -77,6 +79,8 @@ export class MongoStore extends SessionStore<MongoSessionPayload, SessionMap> {
   /** The server is FerretDB (see `ferretdb.ts`): guarded writes insert first, writes of a sid run one at a time. */
   #ferret = false;
   readonly #queue = new KeyedQueue();
+  /** connect-mongo's `crypto` format, when its `secret` is given. */
+  readonly #kruptein: Kruptein | undefined;
 
   /** @param clientOrOptions a `MongoClient` (used with every default), or {@link MongoStoreOptions}. */
   constructor(clientOrOptions: MongoClientLike | MongoStoreOptions) {
@@ -96,6 +100,7 @@ export class MongoStore extends SessionStore<MongoSessionPayload, SessionMap> {
       (opts.mongoUrl !== undefined ? new MongoClient(opts.mongoUrl, opts.mongoOptions) : undefined);
     const collectionName = opts.collectionName ?? 'sessions';
     const dbName = opts.dbName ?? client?.options.dbName;
+    const kruptein = mongoCrypto(opts.crypto, opts.encryption);
     super(
       {
         ...opts,
@@ -112,6 +117,7 @@ export class MongoStore extends SessionStore<MongoSessionPayload, SessionMap> {
       },
     );
     this.#options = { ...opts, collectionName };
+    this.#kruptein = kruptein;
     this.#client = client;
     // Available at once when the client is (the driver connects on the first operation).
     this.#collection = client?.db(opts.dbName).collection<SessionDocument>(collectionName);
@@ -177,7 +183,7 @@ export class MongoStore extends SessionStore<MongoSessionPayload, SessionMap> {
     const doc = await this.#collection!.findOne({ _id: this.#id(sid) }, { projection: { session: 1, expires: 1 } });
     this.emit('get', sid); // connect-mongo's event
     // session null: a tombstone (see the class docs), which is no session.
-    return doc && doc.session !== null ? { data: doc.session, expiresAt: expiryOf(doc) } : null;
+    return doc && doc.session !== null ? { data: await openPayload(this.#kruptein, doc.session), expiresAt: expiryOf(doc) } : null;
   }
 
   protected override async _set(
@@ -187,7 +193,8 @@ export class MongoStore extends SessionStore<MongoSessionPayload, SessionMap> {
     now: number,
     context: WriteContext,
   ): Promise<void> {
-    const fields: Partial<SessionDocument> = { session: data, expires: new Date(expiresAt) };
+    const session = this.#kruptein ? await sealPayload(this.#kruptein, data) : data;
+    const fields: Partial<SessionDocument> = { session, expires: new Date(expiresAt) };
     // connect-mongo's lazy touch reads lastModified: keep writing it so a mixed fleet keeps working.
     if (this.supports.lazyTouch) fields.lastModified = new Date(now);
     const update: UpdateFilter<SessionDocument> = { $set: fields };
@@ -243,7 +250,7 @@ export class MongoStore extends SessionStore<MongoSessionPayload, SessionMap> {
 
   protected override async *_entries(now: number): AsyncIterable<[string, StoredRecord<MongoSessionPayload>]> {
     const cursor = this.#collection!.find(unexpired(now), { projection: { session: 1, expires: 1 }, batchSize: CURSOR_BATCH_SIZE });
-    for await (const doc of cursor) yield [doc._id, { data: doc.session, expiresAt: expiryOf(doc) }];
+    for await (const doc of cursor) yield [doc._id, { data: await openPayload(this.#kruptein, doc.session), expiresAt: expiryOf(doc) }];
   }
 
   protected override async *_ids(now: number): AsyncIterable<string> {
@@ -260,7 +267,7 @@ export class MongoStore extends SessionStore<MongoSessionPayload, SessionMap> {
       { owner, ...unexpired(now) },
       { projection: { session: 1, expires: 1 }, batchSize: CURSOR_BATCH_SIZE },
     );
-    for await (const doc of cursor) yield [doc._id, { data: doc.session, expiresAt: expiryOf(doc) }];
+    for await (const doc of cursor) yield [doc._id, { data: await openPayload(this.#kruptein, doc.session), expiresAt: expiryOf(doc) }];
   }
 
   protected override async _clear(): Promise<void> {

@@ -1,15 +1,15 @@
 /**
- * Sessions encrypted at rest (the `encryption` option, issue 17): the whole conformance suite with encryption on,
- * and what the database holds, read through the backend's own client: no session field and no sid in the clear,
- * tampered or moved records read as misses, key rotation, the plaintext migration window, bad keys refused.
+ * Sessions at rest (the `encryption` and `hashIds` options, issue 17), beyond the conformance suite (which every
+ * store's test file runs encrypted, under hashed ids and both, with the `atRest` group): what the database holds,
+ * read through the backend's own client, key ids and rotation, the plaintext migration window, hashed ids without
+ * encryption, the migration from plain sids, bad options refused.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { conformance } from '../../conformance/index.js';
 import { ErrorCode } from '../../shared/errors.js';
 import { MemoryStore } from '../../stores/memory/index.js';
 import { RedisStore } from '../../stores/redis/index.js';
@@ -23,31 +23,6 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const KEY = randomBytes(32);
 const OLD_KEY = 'an old secret string of at least thirty-two characters';
 const encryption = { keys: [KEY, OLD_KEY] };
-
-conformance({
-  name: 'MemoryStore with encryption',
-  test: it,
-  describe,
-  factory: (hints) =>
-    new MemoryStore({ ttl: hints?.ttl, touchAfter: hints?.touchAfter, disableTouch: hints?.disableTouch, owner: hints?.owner, encryption }),
-});
-
-let tables = 0;
-conformance({
-  name: 'SQLiteStore with encryption',
-  test: it,
-  describe,
-  factory: (hints) =>
-    new SQLiteStore({
-      filename: join(dir, 'conformance.db'),
-      tableName: hints?.namespace !== undefined ? `ns_${hints.namespace}` : `t_${++tables}`,
-      ttl: hints?.ttl,
-      touchAfter: hints?.touchAfter,
-      disableTouch: hints?.disableTouch,
-      owner: hints?.owner,
-      encryption,
-    }),
-});
 
 describe('what an encrypted SQLite store holds', () => {
   const file = join(dir, 'raw.db');
@@ -172,6 +147,113 @@ describe.skipIf(!redis)('what an encrypted Redis store holds', () => {
       await store.clear();
       await store.close();
       await client.quit();
+    }
+  });
+});
+
+describe('hashed ids', () => {
+  const file = join(dir, 'hashed.db');
+  const hashed = (sid: string): string => createHash('sha256').update(sid).digest('base64url');
+  const rows = (store: SQLiteStore): Array<{ sid: string; sess: string }> =>
+    store.client.prepare('SELECT sid, sess FROM sessions ORDER BY sid').all() as Array<{ sid: string; sess: string }>;
+
+  it('stores under sha256(sid); get/set/touch/destroy take the real sid', async () => {
+    const store = new SQLiteStore({ filename: file, tableName: 'sessions', hashIds: true });
+    try {
+      await store.clear();
+      await store.set('real-sid', sess(Date.now() + HOUR, { n: 1 }));
+      expect(rows(store).map((r) => r.sid)).toEqual([hashed('real-sid')]);
+      expect(await store.get('real-sid')).toMatchObject({ n: 1 });
+      expect(await store.get(hashed('real-sid'))).toBeNull();
+      const later = Date.now() + 2 * HOUR;
+      await store.touch('real-sid', sess(later, { n: 1 }));
+      expect(Date.parse(((await store.get('real-sid')) as unknown as { cookie: { expires: string } }).cookie.expires)).toBe(later);
+      await store.destroy('real-sid');
+      expect(await store.get('real-sid')).toBeNull();
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('without encryption, ids(), all() and sessionsOf() refuse (no sid is stored); length(), clear() and destroyOwner() work', async () => {
+    const store = new MemoryStore({ hashIds: true, owner: 'user' });
+    await store.set('a', sess(Date.now() + HOUR, { user: 'ann' }));
+    await store.set('b', sess(Date.now() + HOUR, { user: 'ann' }));
+    await store.set('c', sess(Date.now() + HOUR, { user: 'bob' }));
+    expect(store.supports).toMatchObject({ ids: false, all: false, owners: false, length: true, clear: true, hashedIds: true });
+    await expect(store.ids()).rejects.toMatchObject({ code: ErrorCode.NOT_SUPPORTED });
+    await expect(store.all()).rejects.toMatchObject({ code: ErrorCode.NOT_SUPPORTED });
+    await expect(store.sessionsOf('ann')).rejects.toMatchObject({ code: ErrorCode.NOT_SUPPORTED });
+    expect(await store.length()).toBe(3);
+    expect(await store.destroyOwner('ann', { except: 'a' })).toBe(1);
+    expect(await store.get('a')).not.toBeNull();
+    expect(await store.get('b')).toBeNull();
+    expect(await store.get('c')).not.toBeNull();
+    await store.clear();
+    expect(await store.length()).toBe(0);
+    await store.close();
+  });
+
+  it('an HMAC with a secret: another secret finds nothing', async () => {
+    const secret = 'a hashing secret of at least thirty-two characters';
+    const one = new MemoryStore({ hashIds: { secret } });
+    const raw = one as unknown as { _entries(now: number): AsyncIterable<[string, unknown]> };
+    await one.set('s', sess(Date.now() + HOUR));
+    const keys: string[] = [];
+    for await (const [key] of raw._entries(Date.now())) keys.push(key);
+    expect(keys).toEqual([createHmac('sha256', secret).update('s').digest('base64url')]);
+    await one.close();
+  });
+
+  it('migrate: a session under its plain sid is read, moved under its hash, and never comes back after a logout', async () => {
+    const table = 'migrating';
+    const plain = new SQLiteStore({ filename: file, tableName: table });
+    await plain.clear();
+    await plain.set('old-1', sess(Date.now() + HOUR, { n: 1 }));
+    await plain.set('old-2', sess(Date.now() + HOUR, { n: 2 }));
+    const expiresAt = Date.now() + HOUR;
+    await plain.set('old-3', sess(expiresAt, { n: 3 }));
+    await plain.close();
+
+    const store = new SQLiteStore({
+      filename: file,
+      tableName: table,
+      hashIds: { migrate: true },
+      encryption: { keys: [KEY], allowPlaintext: true },
+    });
+    const keys = (): string[] =>
+      (store.client.prepare(`SELECT sid FROM ${table} WHERE sess <> 'null' ORDER BY sid`).all() as Array<{ sid: string }>).map(
+        (r) => r.sid,
+      );
+    try {
+      // Listing during the migration sees both kinds of records, each session once, by its real sid.
+      expect((await store.ids()).sort()).toEqual(['old-1', 'old-2', 'old-3']);
+      // A read moves the session under its hash, keeping its exact expiry.
+      expect(await store.get('old-1')).toMatchObject({ n: 1 });
+      expect(keys()).toEqual([hashed('old-1'), 'old-2', 'old-3'].sort());
+      expect(await store.get('old-1')).toMatchObject({ n: 1 });
+      // A touch of a session still under its plain sid reaches it.
+      const later = Date.now() + 2 * HOUR;
+      await store.touch('old-2', sess(later, { n: 2 }));
+      expect(Date.parse(((await store.get('old-2')) as unknown as { cookie: { expires: string } }).cookie.expires)).toBe(later);
+      // A destroy removes both copies: the old plain record cannot come back through a read.
+      await store.destroy('old-3');
+      expect(await store.get('old-3')).toBeNull();
+      const again = new SQLiteStore({ filename: file, tableName: table });
+      await again.set('old-3', sess(Date.now() + HOUR, { n: 'late write from a process not yet upgraded' }));
+      await again.close();
+      expect(await store.get('old-3')).toBeNull();
+      expect((await store.ids()).sort()).toEqual(['old-1', 'old-2']);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('refuses bad hashIds options at construction', () => {
+    for (const option of ['yes', 1, { secret: 'short' }, { secret: 42 }, { migrate: 'no' }, { salt: 'x' }, null]) {
+      expect(() => new MemoryStore({ hashIds: option as never }), JSON.stringify(option)).toThrow(
+        expect.objectContaining({ code: ErrorCode.INVALID_OPTION }),
+      );
     }
   });
 });

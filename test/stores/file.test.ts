@@ -20,8 +20,8 @@ import { isSessionStoreError } from '../../shared/errors.js';
 import { FileStore, type FileStoreOptions } from '../../stores/file/index.js';
 import FileStoreDefault from '../../stores/file/index.js';
 import { fileNameOf, sidOfName } from '../../stores/file/names.js';
-import { conformance } from '../../conformance/index.js';
-import { HOUR, sess } from './helpers.js';
+import { AT_REST_MODES, conformanceIn, HOUR, atRestOptions, sess } from './helpers.js';
+import { fileRaw } from './raw.js';
 
 // Everything lives inside `outer`: a file appearing beside `root` means a sid escaped its directory.
 const outer = mkdtempSync(join(tmpdir(), 'file-store-'));
@@ -44,24 +44,29 @@ function tree(dir: string): string[] {
   return (readdirSync(dir, { recursive: true }) as string[]).sort();
 }
 
-conformance({
-  test: it,
-  describe,
-  name: 'file',
-  factory: (opts) =>
-    new FileStore({
-      path: join(root, opts?.namespace ?? randomBytes(6).toString('hex')),
-      ttl: opts?.ttl,
-      touchAfter: opts?.touchAfter,
-      disableTouch: opts?.disableTouch,
-      owner: opts?.owner,
-      reapInterval: -1,
-    }),
-  teardown: async (store) => {
-    const s = store as FileStore;
-    if (!s.closed) await s.close();
-  },
-});
+// The whole suite plain, then with sessions encrypted, under hashed ids, and both (issue 17).
+for (const mode of [undefined, ...AT_REST_MODES]) {
+  conformanceIn(mode, {
+    test: it,
+    describe,
+    name: mode ? `file (${mode.label})` : 'file',
+    raw: fileRaw,
+    factory: (opts) =>
+      new FileStore({
+        path: join(root, opts?.namespace ?? randomBytes(6).toString('hex')),
+        ttl: opts?.ttl,
+        touchAfter: opts?.touchAfter,
+        disableTouch: opts?.disableTouch,
+        owner: opts?.owner,
+        reapInterval: -1,
+        ...atRestOptions(opts, mode),
+      }),
+    teardown: async (store) => {
+      const s = store as FileStore;
+      if (!s.closed) await s.close();
+    },
+  });
+}
 
 describe('FileStore: layout (session-file-store compatible)', () => {
   it('exports the class as named and default export', () => {

@@ -1,6 +1,7 @@
 // Shared by the store test files: sessions as express-session hands them to a store, and (PostgreSQL) a throw-away schema.
 import pg from 'pg';
 import type { SessionData } from 'express-session';
+import { type ConformanceOptions, type FactoryHints, conformance, groups } from '../../conformance/index.js';
 import { uniqueName } from '../servers/index.js';
 
 export const HOUR = 3_600_000;
@@ -36,4 +37,52 @@ export async function scratchSchema(pool: pg.Pool, label: string): Promise<{ nam
 /** `"a"."b"` with quotes doubled. */
 export function qualified(schema: string, table: string): string {
   return `"${schema.replaceAll('"', '""')}"."${table.replaceAll('"', '""')}"`;
+}
+
+/** Fixed keys for the suite's at-rest runs: a 32-byte key in front of an older secret string (rotation). */
+const AT_REST_KEYS = [Buffer.alloc(32, 7), 'an older secret string of at least thirty-two characters'];
+
+/**
+ * The store options of one conformance run at rest (issue 17): `mode` (encryption, hashed ids, or both) unless the
+ * suite's `atRest` group asks for its own keys through the `encryption` and `hashIds` hints.
+ */
+export function atRestOptions(
+  hints: FactoryHints | undefined,
+  mode: AtRestMode | undefined,
+): { encryption?: { keys: Array<string | Uint8Array> }; hashIds?: boolean | { secret: string } } {
+  if (hints?.encryption !== undefined) return { encryption: hints.encryption, hashIds: hints.hashIds };
+  return mode?.options ?? {};
+}
+
+/** A way of storing sessions at rest that the suite runs under on every store. */
+export interface AtRestMode {
+  label: string;
+  options: { encryption?: { keys: Array<string | Uint8Array> }; hashIds?: boolean | { secret: string } };
+  /** The groups to run (default: the whole suite). */
+  groups?: string[];
+}
+
+/**
+ * What changes at rest (the record's encoding, the key it is stored under, the owner index keys) is exercised by
+ * every group but four: concurrency, lifecycle, integration and frameworks drive the same hooks with the same
+ * records harder or over HTTP. Each option alone runs every other group; both together run the whole suite.
+ */
+const STORAGE_GROUPS = Object.keys(groups).filter((g) => !['concurrency', 'lifecycle', 'integration', 'frameworks'].includes(g));
+
+/** The suite runs plain and in each of these modes, on every store. */
+export const AT_REST_MODES: AtRestMode[] = [
+  { label: 'encrypted', options: { encryption: { keys: AT_REST_KEYS } }, groups: STORAGE_GROUPS },
+  { label: 'hashed ids', options: { hashIds: true }, groups: STORAGE_GROUPS },
+  {
+    label: 'encrypted, hashed ids',
+    options: { encryption: { keys: AT_REST_KEYS }, hashIds: { secret: 'a hashing secret of at least thirty-two characters' } },
+  },
+];
+
+/** The conformance suite, or the groups `mode` runs, inside `describe(opts.name)`. */
+export function conformanceIn(mode: AtRestMode | undefined, opts: ConformanceOptions): void {
+  if (!mode?.groups) return conformance(opts);
+  opts.describe!(opts.name!, () => {
+    for (const name of mode.groups!) groups[name]!(opts);
+  });
 }

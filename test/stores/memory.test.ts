@@ -1,14 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../../stores/memory/index.js';
-import { conformance } from '../../conformance/index.js';
+import { AT_REST_MODES, conformanceIn, atRestOptions } from './helpers.js';
+import { memoryRaw } from './raw.js';
 
-conformance({
-  name: 'MemoryStore',
-  test: it,
-  describe,
-  factory: (hints) =>
-    new MemoryStore({ ttl: hints?.ttl, touchAfter: hints?.touchAfter, disableTouch: hints?.disableTouch, owner: hints?.owner }),
-});
+// The whole suite plain, then with sessions encrypted, under hashed ids, and both (issue 17).
+for (const mode of [undefined, ...AT_REST_MODES]) {
+  conformanceIn(mode, {
+    name: mode ? `MemoryStore (${mode.label})` : 'MemoryStore',
+    test: it,
+    describe,
+    raw: memoryRaw,
+    factory: (hints) =>
+      new MemoryStore({
+        ttl: hints?.ttl,
+        touchAfter: hints?.touchAfter,
+        disableTouch: hints?.disableTouch,
+        owner: hints?.owner,
+        ...atRestOptions(hints, mode),
+      }),
+  });
+}
 
 describe('MemoryStore specifics', () => {
   const sess = () => ({ cookie: { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000) } }) as never;

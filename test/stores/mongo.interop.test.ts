@@ -136,6 +136,90 @@ await describeWithServer('mongo', 'MongoStore ⇄ connect-mongo 6', (server) => 
     });
   }
 
+  describe("connect-mongo's crypto: { secret } (kruptein format)", () => {
+    const secret = 'squirrel';
+    function cryptoPair(stringify = true): { theirs: Store; mine: MongoStore; name: string } {
+      const name = uniqueName('c');
+      const theirs = ConnectMongo.create({ client, dbName, collectionName: name, autoRemove: 'disabled', stringify, crypto: { secret } });
+      const mine = new MongoStore({ client, dbName, collectionName: name, autoRemove: 'disabled', stringify, crypto: { secret } });
+      ours.push(mine);
+      return { theirs: theirs as unknown as Store, mine, name };
+    }
+    const raw = async (name: string, id: string): Promise<unknown> =>
+      (
+        await client
+          .db(dbName)
+          .collection(name)
+          .findOne({ _id: id as never })
+      )?.session;
+
+    for (const stringify of [true, false]) {
+      it(`both ways (stringify: ${stringify}): each reads, touches and destroys what the other encrypted`, async () => {
+        const { theirs, mine, name } = cryptoPair(stringify);
+        const expires = Date.now() + HOUR;
+        const a = sess(expires, { user: 'alice', card: '4111-1111' });
+        const b = sess(expires, { user: 'bob', card: '5500-0000' });
+        await call(theirs, 'set', 'a', a);
+        await mine.set('b', b);
+        for (const id of ['a', 'b']) {
+          const stored = await raw(name, id);
+          expect(typeof stored).toBe('string');
+          expect(stored).not.toMatch(/alice|bob|4111|5500/);
+        }
+        expect(toJson(await mine.get('a'))).toEqual(toJson(a));
+        expect(toJson(await call(theirs, 'get', 'b'))).toEqual(toJson(b));
+        const later = expires + HOUR;
+        await mine.touch('a', sess(later, { user: 'alice', card: '4111-1111' }));
+        expect(new Date((await mine.get('a'))!.cookie.expires as unknown as string).getTime()).toBe(later);
+        await call(theirs, 'destroy', 'b');
+        expect(await mine.get('b')).toBeNull();
+      });
+    }
+
+    it('a record tampered with, encrypted with another secret, or not encrypted reads as no session with an error event', async () => {
+      const { theirs, mine, name } = cryptoPair();
+      const errors: unknown[] = [];
+      mine.on('error', (err: unknown) => errors.push(err));
+      await call(theirs, 'set', 't', sess(Date.now() + HOUR, { n: 1 }));
+      const sealed = (await raw(name, 't')) as string;
+      const flipped = sealed.slice(0, 100) + (sealed[100] === 'A' ? 'B' : 'A') + sealed.slice(101);
+      await client
+        .db(dbName)
+        .collection(name)
+        .updateOne({ _id: 't' as never }, { $set: { session: flipped } });
+      expect(await mine.get('t')).toBeNull();
+      const other = ConnectMongo.create({ client, dbName, collectionName: name, autoRemove: 'disabled', crypto: { secret: 'another' } });
+      await call(other as unknown as Store, 'set', 'o', sess(Date.now() + HOUR, { n: 2 }));
+      expect(await mine.get('o')).toBeNull();
+      const plain = new MongoStore({ client, dbName, collectionName: name, autoRemove: 'disabled' });
+      ours.push(plain);
+      await plain.set('p', sess(Date.now() + HOUR, { n: 3 }));
+      expect(await mine.get('p')).toBeNull();
+      expect(errors).toHaveLength(3);
+    });
+
+    it('refuses crypto settings it cannot honour, and crypto with encryption', () => {
+      const bad = [
+        { secret: 42 },
+        { secret: '' },
+        { secret, algorithm: 'aes-128-gcm' },
+        { secret, hashing: 'sha384' },
+        { secret, other: 1 },
+      ];
+      for (const crypto of bad) {
+        expect(() => new MongoStore({ client, crypto: crypto as never }), JSON.stringify(crypto)).toThrow(
+          expect.objectContaining({ code: 'SESSION_STORE_INVALID_OPTION' }),
+        );
+      }
+      expect(() => new MongoStore({ client, crypto: { secret }, encryption: { keys: [Buffer.alloc(32)] } })).toThrow(
+        expect.objectContaining({ code: 'SESSION_STORE_INVALID_OPTION' }),
+      );
+      const off = new MongoStore({ client, crypto: { secret: false } });
+      ours.push(off);
+      expect(off).toBeInstanceOf(MongoStore);
+    });
+  });
+
   it('a browser-session cookie gets each store’s 14-day default ttl', async () => {
     const { theirs, mine, name } = pair();
     const before = Date.now();

@@ -10,9 +10,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isSessionStoreError } from '../../shared/errors.js';
 import { RedisStore, type RedisClient, type RedisStoreOptions } from '../../stores/redis/index.js';
 import RedisStoreDefault from '../../stores/redis/index.js';
-import { conformance } from '../../conformance/index.js';
 import { redisCluster, serverOrSkip, skipIfMissing, uniqueName } from '../servers/index.js';
-import { HOUR, sess } from './helpers.js';
+import { AT_REST_MODES, conformanceIn, HOUR, atRestOptions, sess } from './helpers.js';
+import { redisRaw } from './raw.js';
 
 const redis = await serverOrSkip('redis');
 const cluster = redis ? await skipIfMissing('redis-cluster', redisCluster) : undefined;
@@ -113,27 +113,33 @@ for (const family of families) {
     };
 
     describe('conformance', () => {
-      conformance({
-        name: family.name,
-        test: it,
-        describe,
-        factory: (hints) =>
-          new RedisStore({
-            client,
-            // Encoded, so that no namespace's prefix is a prefix of another's ("a:" vs "a:b:"): key prefixes
-            // only isolate stores whose prefixes do not nest.
-            prefix: `${base}:${encodeURIComponent(hints?.namespace ?? `c${++counter}`)}:`,
-            ttl: hints?.ttl,
-            touchAfter: hints?.touchAfter,
-            disableTouch: hints?.disableTouch,
-            owner: hints?.owner,
-          }),
-        teardown: async (store) => {
-          const s = store as RedisStore;
-          if (!s.closed) await s.clear();
-          await s.close();
-        },
-      });
+      // Plain, then (on ioredis) with sessions encrypted, under hashed ids, and both (issue 17).
+      for (const mode of [undefined, ...(family.name === 'standalone, ioredis' ? AT_REST_MODES : [])]) {
+        conformanceIn(mode, {
+          name: mode ? `${family.name} (${mode.label})` : family.name,
+          test: it,
+          describe,
+          // SCAN sees one node of a cluster: the raw view is for a standalone server.
+          raw: family.name.startsWith('standalone') ? redisRaw : undefined,
+          factory: (hints) =>
+            new RedisStore({
+              client,
+              // Encoded, so that no namespace's prefix is a prefix of another's ("a:" vs "a:b:"): key prefixes
+              // only isolate stores whose prefixes do not nest.
+              prefix: `${base}:${encodeURIComponent(hints?.namespace ?? `c${++counter}`)}:`,
+              ttl: hints?.ttl,
+              touchAfter: hints?.touchAfter,
+              disableTouch: hints?.disableTouch,
+              owner: hints?.owner,
+              ...atRestOptions(hints, mode),
+            }),
+          teardown: async (store) => {
+            const s = store as RedisStore;
+            if (!s.closed) await s.clear();
+            await s.close();
+          },
+        });
+      }
     });
 
     it('accepts the bare client, uses connect-redis layout: sess:<sid> holding JSON.stringify(session)', async () => {

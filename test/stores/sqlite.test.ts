@@ -9,7 +9,8 @@ import { isSessionStoreError } from '../../shared/errors.js';
 import { conformance } from '../../conformance/index.js';
 import { SQLiteStore, type SQLiteStoreOptions } from '../../stores/sqlite/index.js';
 import SQLiteStoreDefault from '../../stores/sqlite/index.js';
-import { HOUR, sess } from './helpers.js';
+import { AT_REST_MODES, conformanceIn, HOUR, atRestOptions, sess } from './helpers.js';
+import { sqliteRaw } from './raw.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sqlite-store-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -46,20 +47,25 @@ function memoryDb(): Database.Database {
   shared.pragma('synchronous = NORMAL');
   afterAll(() => shared.close());
   let tables = 0;
-  conformance({
-    test: it,
-    describe,
-    name: 'SQLiteStore conformance (shared client)',
-    factory: (hints) =>
-      new SQLiteStore({
-        client: shared,
-        tableName: hints?.namespace !== undefined ? `ns_${hints.namespace}` : `t_${++tables}`,
-        ttl: hints?.ttl,
-        touchAfter: hints?.touchAfter,
-        disableTouch: hints?.disableTouch,
-        owner: hints?.owner,
-      }),
-  });
+  // On the shared client: plain, then with sessions encrypted, under hashed ids, and both (issue 17).
+  for (const mode of [undefined, ...AT_REST_MODES]) {
+    conformanceIn(mode, {
+      test: it,
+      describe,
+      name: `SQLiteStore conformance (shared client${mode ? `, ${mode.label}` : ''})`,
+      raw: sqliteRaw,
+      factory: (hints) =>
+        new SQLiteStore({
+          client: shared,
+          tableName: hints?.namespace !== undefined ? `ns_${hints.namespace}` : `t_${++tables}`,
+          ttl: hints?.ttl,
+          touchAfter: hints?.touchAfter,
+          disableTouch: hints?.disableTouch,
+          owner: hints?.owner,
+          ...atRestOptions(hints, mode),
+        }),
+    });
+  }
 
   const file = join(dir, 'conformance-own.db');
   conformance({
@@ -74,6 +80,7 @@ function memoryDb(): Database.Database {
         touchAfter: hints?.touchAfter,
         disableTouch: hints?.disableTouch,
         owner: hints?.owner,
+        ...atRestOptions(hints, undefined),
       }),
   });
 }

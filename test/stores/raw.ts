@@ -1,0 +1,157 @@
+/**
+ * What each backend really holds, read and written through its own client or files (never through the store's
+ * API): the raw views the conformance suite's `atRest` group checks encryption and hashed ids against.
+ */
+import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import type { Store } from 'express-session';
+import type { RawStorage } from '../../conformance/index.js';
+import type { FileStore } from '../../stores/file/index.js';
+import type { MemoryStore } from '../../stores/memory/index.js';
+import type { MongoStore } from '../../stores/mongo/index.js';
+import type { PostgresStore } from '../../stores/postgres/index.js';
+import type { RedisStore } from '../../stores/redis/index.js';
+import type { SQLiteStore } from '../../stores/sqlite/index.js';
+
+/** Redis: every key under the store's prefix and its owner prefix (SCAN), values by GET or SMEMBERS. */
+export const redisRaw: RawStorage = {
+  async entries(store) {
+    const s = store as unknown as RedisStore;
+    const out: Array<[string, string]> = [];
+    for (const prefix of [s.prefix, s.ownerPrefix]) {
+      let cursor = '0';
+      do {
+        const [next, keys] = (await redisCall(s, ['SCAN', cursor, 'MATCH', `${globEscape(prefix)}*`, 'COUNT', '1000'])) as [
+          string,
+          string[],
+        ];
+        cursor = String(next);
+        for (const key of keys.map(String)) {
+          const type = String(await redisCall(s, ['TYPE', key]));
+          const value =
+            type === 'set' ? ((await redisCall(s, ['SMEMBERS', key])) as string[]).join(' ') : String(await redisCall(s, ['GET', key]));
+          out.push([key, value]);
+        }
+      } while (cursor !== '0');
+    }
+    return out;
+  },
+  async write(store, key, value) {
+    await redisCall(store as unknown as RedisStore, ['SET', key, value, 'KEEPTTL']);
+  },
+};
+
+function redisCall(store: RedisStore, command: string[]): Promise<unknown> {
+  const client = store.client as unknown as {
+    call?: (...args: string[]) => Promise<unknown>;
+    sendCommand?: (args: string[]) => Promise<unknown>;
+  };
+  if (typeof client.call === 'function') return client.call(...command);
+  return client.sendCommand!(command);
+}
+
+function globEscape(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}
+
+/** PostgreSQL: every row of the store's table, as JSON (sid, sess, expire and owner columns). */
+export const postgresRaw: RawStorage = {
+  async entries(store) {
+    const s = store as unknown as PostgresStore;
+    const exists = await s.pool.query(`SELECT to_regclass($1) IS NOT NULL AS ok`, [s.namespace]);
+    if (!(exists.rows[0] as { ok: boolean }).ok) return []; // not opened yet
+    const { rows } = await s.pool.query<{ sid: string; row: string }>(`SELECT sid, row_to_json(t)::text AS row FROM ${s.namespace} t`);
+    return rows.map((r) => [r.sid, r.row]);
+  },
+  async write(store, key, value) {
+    const s = store as unknown as PostgresStore;
+    const { sess } = JSON.parse(value) as { sess: unknown };
+    await s.pool.query(`UPDATE ${s.namespace} SET sess = $2 WHERE sid = $1`, [key, JSON.stringify(sess)]);
+  },
+};
+
+/** SQLite: every row of the store's table and of its owner index table. */
+export const sqliteRaw: RawStorage = {
+  async entries(store) {
+    const s = store as unknown as SQLiteStore;
+    const q = (name: string): string => `"${name.replace(/"/g, '""')}"`;
+    const table = s.client.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?`);
+    if (!table.get(s.tableName)) return []; // not opened yet
+    const rows = s.client.prepare(`SELECT sid, sess, expire FROM ${q(s.tableName)}`).all() as Array<{
+      sid: string;
+      sess: string;
+      expire: unknown;
+    }>;
+    const out: Array<[string, string]> = rows.map((r) => [r.sid, `${r.sess} ${String(r.expire)}`]);
+    if (table.get(`${s.tableName}_owners`)) {
+      for (const r of s.client.prepare(`SELECT sid, owner FROM ${q(`${s.tableName}_owners`)}`).all() as Array<{
+        sid: string;
+        owner: string;
+      }>) {
+        out.push([`owner index ${r.owner}`, r.sid]);
+      }
+    }
+    return out;
+  },
+  async write(store, key, value) {
+    const s = store as unknown as SQLiteStore;
+    const sess = value.slice(0, value.lastIndexOf(' '));
+    s.client.prepare(`UPDATE "${s.tableName.replace(/"/g, '""')}" SET sess = ? WHERE sid = ?`).run(sess, key);
+  },
+};
+
+/** MongoDB: every document of the store's collection, as JSON (its session, expiry and owner fields). */
+export const mongoRaw: RawStorage = {
+  async entries(store) {
+    const collection = await (store as unknown as MongoStore).collectionP;
+    const docs = await collection.find({}).toArray();
+    return docs.map((doc) => [String(doc._id), JSON.stringify(doc)]);
+  },
+  async write(store, key, value) {
+    const collection = await (store as unknown as MongoStore).collectionP;
+    const { session } = JSON.parse(value) as { session: unknown };
+    await collection.updateOne({ _id: key } as never, { $set: { session } } as never);
+  },
+};
+
+/** The file system: every file under the store's directory (owner index included), by relative path. */
+export const fileRaw: RawStorage = {
+  async entries(store) {
+    const root = (store as unknown as FileStore).path;
+    const out: Array<[string, string]> = [];
+    const entries = await readdir(root, { recursive: true, withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return []; // not opened yet
+      throw err;
+    });
+    for (const entry of entries) {
+      if (!entry.isFile()) continue;
+      const path = join(entry.parentPath, entry.name);
+      out.push([relative(root, path), await readFile(path, 'utf8')]);
+    }
+    return out;
+  },
+  async write(store, key, value) {
+    await writeFile(join((store as unknown as FileStore).path, key), value);
+  },
+};
+
+interface Hooks {
+  _entries(now: number): AsyncIterable<[string, { data: string; expiresAt: number | null }]>;
+  _get(key: string, now: number): Promise<{ data: string; expiresAt: number | null } | null>;
+  _set(key: string, data: string, expiresAt: number, now: number, context: { owner: null; guarded: false }): Promise<void>;
+}
+
+/** The memory store holds its records in the process: read and written through its storage hooks, below the codec. */
+export const memoryRaw: RawStorage = {
+  async entries(store: Store) {
+    const out: Array<[string, string]> = [];
+    for await (const [key, record] of (store as unknown as MemoryStore & Hooks)._entries(Date.now())) out.push([key, record.data]);
+    return out;
+  },
+  async write(store, key, value) {
+    const hooks = store as unknown as Hooks;
+    const now = Date.now();
+    const record = await hooks._get(key, now);
+    await hooks._set(key, value, record?.expiresAt ?? now + 3_600_000, now, { owner: null, guarded: false });
+  },
+};
