@@ -32,6 +32,11 @@ export interface StoreModule {
   name?: string;
   /** What the store ran against, e.g. `redis-server 7.2 at 127.0.0.1:6379`, shown in the report. */
   backend?: string;
+  /**
+   * Longest run of one test in ms, for servers slow by nature (a single-threaded local implementation): the
+   * runner's default (20000) otherwise. Only the runner's bound: a store's own timeouts are its factory's business.
+   */
+  timeoutMs?: number;
 }
 
 const TYPESCRIPT = /\.[cm]?tsx?$/;
@@ -113,5 +118,6 @@ function toStoreModule(ns: Record<string, unknown>, spec: string): StoreModule {
     knownFailures: Array.isArray(knownFailures) ? knownFailures : undefined,
     name: str('name') ?? spec,
     backend: str('backend'),
+    ...(typeof get('timeoutMs') === 'number' ? { timeoutMs: get('timeoutMs') as number } : {}),
   };
 }

@@ -8,6 +8,8 @@
  *   SESSION_STORE=redis               REDIS_URL, default redis://127.0.0.1:6379
  *   SESSION_STORE=postgres            POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres
  *   SESSION_STORE=mongo               MONGODB_URL, default mongodb://127.0.0.1:27017/session-stores-example
+ *   SESSION_STORE=dynamodb            DYNAMODB_URL (a local endpoint, e.g. http://127.0.0.1:8000), else AWS from the
+ *                                     SDK's environment (AWS_REGION, credentials); table DYNAMODB_TABLE, default sessions
  *   SESSION_STORE=<store URL>         redis://…, postgres://…, mongodb://…, sqlite:file, file:dir, memory:
  *                                     (the URLs of `session-stores migrate`, see cli/urls.ts)
  */
@@ -18,7 +20,7 @@ import type { SessionStore } from '../shared/index.js';
 import { openStoreUrl, redact, storeScheme } from '../cli/urls.js';
 
 /** The store kinds `SESSION_STORE` accepts. */
-export const STORE_KINDS = ['sqlite', 'memory', 'file', 'redis', 'postgres', 'mongo'] as const;
+export const STORE_KINDS = ['sqlite', 'memory', 'file', 'redis', 'postgres', 'mongo', 'dynamodb'] as const;
 /** One of {@link STORE_KINDS}. */
 export type StoreKind = (typeof STORE_KINDS)[number];
 
@@ -92,6 +94,21 @@ export async function openStore(
       const url = env.MONGODB_URL ?? 'mongodb://127.0.0.1:27017/session-stores-example';
       const store = new MongoStore({ mongoUrl: url, owner: 'user' });
       return { store, description: `MongoDB ${redact(url)}`, close: () => store.close() };
+    }
+    case 'dynamodb': {
+      const { DynamoDBStore } = await import('../stores/dynamodb/index.js');
+      const url = env.DYNAMODB_URL;
+      const table = env.DYNAMODB_TABLE ?? 'sessions';
+      // A local endpoint (docker compose's amazon/dynamodb-local, dynalite) takes any credentials and region.
+      const clientOptions = url
+        ? {
+            endpoint: url,
+            region: env.AWS_REGION ?? 'us-east-1',
+            credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID ?? 'local', secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? 'local' },
+          }
+        : {};
+      const store = new DynamoDBStore({ clientOptions, table, createTable: true, owner: 'user' });
+      return { store, description: `DynamoDB table ${table}${url ? ` at ${redact(url)}` : ''}`, close: () => store.close() };
     }
     default:
       throw new Error(`SESSION_STORE must be one of ${STORE_KINDS.join(', ')} or a store URL; got ${JSON.stringify(kind)}`);

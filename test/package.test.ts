@@ -18,6 +18,7 @@ const expected: Record<string, string> = {
   './file': 'FileStore',
   './conformance': 'conformance',
   './koa': 'koaStore',
+  './dynamodb': 'DynamoDBStore',
 };
 
 function node(args: string[]): string {

@@ -3,8 +3,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Cluster, Redis } from 'ioredis';
 import pg from 'pg';
 import { MongoClient } from 'mongodb';
+import { CreateTableCommand, DeleteTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   describeWithServer,
+  privateDynamoDB,
   privateMongo,
   privatePostgres,
   privateRedis,
@@ -13,6 +15,7 @@ import {
   uniqueName,
   type ControllableServer,
 } from './servers/index.js';
+import { dynamoClientConfig } from './servers/probe.js';
 
 await describeWithServer('redis', 'redis smoke', (server) => {
   const redis = new Redis(server.url);
@@ -65,6 +68,29 @@ await describeWithServer('mongo', 'mongo smoke', (server) => {
     expect(await c.findOne({ _id: 'a' })).toEqual({ _id: 'a', v: 1 });
     expect((await c.deleteOne({ _id: 'a' })).deletedCount).toBe(1);
     expect(await c.findOne({ _id: 'a' })).toBeNull();
+  });
+});
+
+await describeWithServer('dynamodb', 'dynamodb smoke', (server) => {
+  const client = new DynamoDBClient(dynamoClientConfig(server.url));
+  const table = uniqueName('smoke');
+  afterAll(async () => {
+    await client.send(new DeleteTableCommand({ TableName: table })).catch(() => {});
+    client.destroy();
+  });
+
+  it('creates a table, writes, reads and deletes it', async () => {
+    await client.send(
+      new CreateTableCommand({
+        TableName: table,
+        AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+    await client.send(new PutItemCommand({ TableName: table, Item: { id: { S: 'a' }, v: { N: '1' } } }));
+    const { Item } = await client.send(new GetItemCommand({ TableName: table, Key: { id: { S: 'a' } }, ConsistentRead: true }));
+    expect(Item).toEqual({ id: { S: 'a' }, v: { N: '1' } });
   });
 });
 
@@ -141,5 +167,26 @@ describe('private servers survive stop/start', () => {
         .findOne({}, { projection: { _id: 0 } }),
     ).toEqual({ v: 'survives' });
     await c2.close();
+  });
+
+  it('dynamodb (survives SIGKILL)', async () => {
+    const s = await skipIfMissing('dynamodb', privateDynamoDB);
+    if (!s) return;
+    servers.push(s);
+    const c = new DynamoDBClient(dynamoClientConfig(s.url));
+    await c.send(
+      new CreateTableCommand({
+        TableName: 'survive',
+        AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+    await c.send(new PutItemCommand({ TableName: 'survive', Item: { id: { S: 'k' }, v: { S: 'survives' } } }));
+    await (s.kill ? s.kill() : s.stop());
+    await s.start();
+    const { Item } = await c.send(new GetItemCommand({ TableName: 'survive', Key: { id: { S: 'k' } }, ConsistentRead: true }));
+    expect(Item?.v).toEqual({ S: 'survives' });
+    c.destroy();
   });
 });

@@ -3,12 +3,17 @@ import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { probeMongo, probePostgres, probeRedis } from './probe.js';
+import { probeDynamoDB, probeMongo, probePostgres, probeRedis } from './probe.js';
 import { freePort, poll } from './procs.js';
 import type { ControllableServer, Kind, RedisClusterInfo, ServerInfo } from './types.js';
 
 /** Images for containers; docker-compose.yml and the CI workflow use the same ones. */
-export const IMAGES = { redis: 'redis:8-alpine', postgres: 'postgres:17-alpine', mongo: 'mongo:8.0' } as const;
+export const IMAGES = {
+  redis: 'redis:8-alpine',
+  postgres: 'postgres:17-alpine',
+  mongo: 'mongo:8.0',
+  dynamodb: 'amazon/dynamodb-local:latest',
+} as const;
 
 function ping(opts: { socketPath?: string; host?: string; port?: number }): Promise<boolean> {
   return new Promise((resolve) => {
@@ -66,6 +71,14 @@ export async function containerServer(kind: Kind): Promise<Shared> {
     const c = await new PostgreSqlContainer(IMAGES.postgres).start();
     url = c.getConnectionUri();
     stop = () => c.stop();
+  } else if (kind === 'dynamodb') {
+    const { GenericContainer } = await import('testcontainers');
+    const c = await new GenericContainer(IMAGES.dynamodb)
+      .withCommand(['-jar', 'DynamoDBLocal.jar', '-inMemory', '-sharedDb'])
+      .withExposedPorts(8000)
+      .start();
+    url = `http://${c.getHost()}:${c.getMappedPort(8000)}`;
+    stop = () => c.stop();
   } else {
     const { MongoDBContainer } = await import('@testcontainers/mongodb');
     const c = await new MongoDBContainer(IMAGES.mongo).start();
@@ -73,7 +86,7 @@ export async function containerServer(kind: Kind): Promise<Shared> {
     url = `${c.getConnectionString()}/?directConnection=true`;
     stop = () => c.stop();
   }
-  const probed = await { redis: probeRedis, postgres: probePostgres, mongo: probeMongo }[kind](url);
+  const probed = await poll(() => ({ redis: probeRedis, postgres: probePostgres, mongo: probeMongo, dynamodb: probeDynamoDB })[kind](url));
   return {
     kind,
     url,
@@ -106,6 +119,14 @@ export async function privateContainer(kind: Kind): Promise<ControllableServer> 
       probe: probePostgres,
     },
     mongo: { port: 27017, env: {}, cmd: undefined, url: `mongodb://127.0.0.1:${hostPort}/?directConnection=true`, probe: probeMongo },
+    // -dbPath: the data survives stop()/start() of the container.
+    dynamodb: {
+      port: 8000,
+      env: {},
+      cmd: ['-jar', 'DynamoDBLocal.jar', '-sharedDb', '-dbPath', '.'],
+      url: `http://127.0.0.1:${hostPort}`,
+      probe: probeDynamoDB,
+    },
   }[kind];
   let gc = new GenericContainer(IMAGES[kind]).withEnvironment(spec.env).withExposedPorts({ container: spec.port, host: hostPort });
   if (spec.cmd) gc = gc.withCommand(spec.cmd);

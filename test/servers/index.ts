@@ -18,7 +18,7 @@
  */
 import { describe, inject, it } from 'vitest';
 import { dockerReachable, containerRedisCluster, privateContainer } from './docker.js';
-import { localFerretDB, localPostgres, localRedis, localRedisCluster, redisServerBin } from './local.js';
+import { localDynalite, localFerretDB, localPostgres, localRedis, localRedisCluster, redisServerBin } from './local.js';
 import { probeRedis } from './probe.js';
 import { requireServer, startSharedServer } from './shared.js';
 import { MissingServerError, type ControllableServer, type Kind, type RedisClusterInfo, type ServerInfo } from './types.js';
@@ -75,6 +75,11 @@ export function mongoServer(): Promise<ServerInfo> {
   return shared('mongo');
 }
 
+/** The run's DynamoDB-compatible server (dynalite, or DYNAMODB_URL); use a uniqueName() table per file or test. */
+export function dynamodbServer(): Promise<ServerInfo> {
+  return shared('dynamodb');
+}
+
 let cluster: Promise<RedisClusterInfo & { close(): Promise<void> }> | undefined;
 
 /**
@@ -122,6 +127,19 @@ export function privatePostgres(): Promise<ControllableServer> {
 /** A private FerretDB (or MongoDB container) whose data survives stop()/start(). */
 export function privateMongo(): Promise<ControllableServer> {
   return privateServer('mongo', localFerretDB);
+}
+
+/**
+ * A private dynalite whose data survives stop()/start() (LevelDB files), for fault tests: as a child process it can
+ * be frozen (SIGSTOP) and killed. A container (amazon/dynamodb-local) only where dynalite is missing.
+ */
+export async function privateDynamoDB(): Promise<ControllableServer> {
+  try {
+    return await localDynalite();
+  } catch (err) {
+    if (await dockerReachable()) return privateContainer('dynamodb');
+    throw err;
+  }
 }
 
 let counter = 0;

@@ -1,11 +1,11 @@
 // Private servers spawned from binaries on this machine, each on a free loopback port in its own temp dir.
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { accessSync, chownSync, constants, readdirSync } from 'node:fs';
+import { accessSync, chownSync, constants, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { probeMongo, probePostgres, probeRedis } from './probe.js';
+import { probeDynamoDB, probeMongo, probePostgres, probeRedis } from './probe.js';
 import { ServerProcess, ensureDir, freePort, removeDir, serverDir, sleep, waitReady } from './procs.js';
 import { MissingServerError, type ControllableServer, type Kind, type RedisClusterInfo } from './types.js';
 
@@ -134,6 +134,11 @@ async function launch(l: Launch): Promise<ControllableServer> {
     },
     async thaw() {
       proc?.signalTree('SIGCONT');
+    },
+    async kill() {
+      if (!proc?.running) return;
+      proc.signalTree('SIGKILL');
+      await proc.exited;
     },
     async close() {
       await proc?.stop();
@@ -290,6 +295,62 @@ export async function localFerretDB(): Promise<ControllableServer> {
       ),
     probe: probeMongo,
     describe: () => `local FerretDB ${version} (SQLite)`,
+  });
+}
+
+/** dynalite's CLI, from the dev dependency; DYNALITE_BIN overrides it. */
+function dynaliteCli(): string | undefined {
+  if (process.env.DYNALITE_BIN) return process.env.DYNALITE_BIN;
+  const cli = join(repoRoot, 'node_modules/dynalite/cli.js');
+  try {
+    accessSync(cli, constants.R_OK);
+    return cli;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A private dynalite (a DynamoDB implementation on LevelDB, from npm) as a child process of this Node binary, on a
+ * free loopback port. `persist` (default true) keeps the data in LevelDB files, so it survives stop()/start() and a
+ * SIGKILL; tables are ACTIVE at once (no CREATING delay).
+ */
+export async function localDynalite(opts: { persist?: boolean } = {}): Promise<ControllableServer> {
+  const cli = dynaliteCli() ?? missing('dynamodb', 'dynalite (node_modules/dynalite)', 'run npm ci, set DYNALITE_BIN, or set DYNAMODB_URL');
+  let version = '?';
+  try {
+    version = (JSON.parse(readFileSync(join(dirname(cli), 'package.json'), 'utf8')) as { version?: string }).version ?? '?';
+  } catch {
+    /* a DYNALITE_BIN elsewhere */
+  }
+  const dir = serverDir('dynalite');
+  const persist = opts.persist !== false;
+  return launch({
+    kind: 'dynamodb',
+    what: 'dynalite',
+    dir,
+    url: (port) => `http://127.0.0.1:${port}`,
+    spawn: (port) =>
+      new ServerProcess(
+        process.execPath,
+        [
+          cli,
+          '--host',
+          '127.0.0.1',
+          '--port',
+          String(port),
+          ...(persist ? ['--path', join(dir, 'data')] : []),
+          '--createTableMs',
+          '0',
+          '--deleteTableMs',
+          '0',
+          '--updateTableMs',
+          '0',
+        ],
+        { log: join(dir, 'server.log') },
+      ),
+    probe: probeDynamoDB,
+    describe: () => `local dynalite ${version} (${persist ? 'LevelDB' : 'in memory'})`,
   });
 }
 

@@ -47,3 +47,28 @@ export async function probeMongo(url: string): Promise<string> {
     await client.close().catch(() => {});
   }
 }
+
+/**
+ * Returns e.g. "DynamoDB API (2 tables)" once the endpoint answers ListTables; any credentials and region do for
+ * a local implementation.
+ */
+export async function probeDynamoDB(url: string): Promise<string> {
+  const { DynamoDBClient, ListTablesCommand } = await import('@aws-sdk/client-dynamodb');
+  const client = new DynamoDBClient(dynamoClientConfig(url, 1));
+  try {
+    const out = await client.send(new ListTablesCommand({ Limit: 100 }), { abortSignal: AbortSignal.timeout(3000) });
+    return `DynamoDB API (${out.TableNames?.length ?? 0} tables)`;
+  } finally {
+    client.destroy();
+  }
+}
+
+/** Client configuration for a local DynamoDB endpoint: fixed dummy credentials and region. */
+export function dynamoClientConfig(url: string, maxAttempts = 3) {
+  return {
+    endpoint: url,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    maxAttempts,
+  };
+}

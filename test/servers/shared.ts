@@ -1,14 +1,29 @@
 // Choosing a server per kind: env URL, then testcontainers, then local binaries. No vitest imports here, so
 // that global setup (which runs outside the test workers) can use it.
 import { containerServer, dockerReachable } from './docker.js';
-import { localFerretDB, localPostgres, localRedis } from './local.js';
+import { localDynalite, localFerretDB, localPostgres, localRedis } from './local.js';
 import { poll } from './procs.js';
-import { probeMongo, probePostgres, probeRedis } from './probe.js';
+import { probeDynamoDB, probeMongo, probePostgres, probeRedis } from './probe.js';
 import { MissingServerError, type Kind, type ServerInfo } from './types.js';
 
-export const ENV_URL: Record<Kind, string> = { redis: 'REDIS_URL', postgres: 'POSTGRES_URL', mongo: 'MONGODB_URL' };
-const PROBE = { redis: probeRedis, postgres: probePostgres, mongo: probeMongo };
-const LOCAL = { redis: () => localRedis(), postgres: localPostgres, mongo: localFerretDB };
+export const ENV_URL: Record<Kind, string> = {
+  redis: 'REDIS_URL',
+  postgres: 'POSTGRES_URL',
+  mongo: 'MONGODB_URL',
+  dynamodb: 'DYNAMODB_URL',
+};
+const PROBE = { redis: probeRedis, postgres: probePostgres, mongo: probeMongo, dynamodb: probeDynamoDB };
+const LOCAL = {
+  redis: () => localRedis(),
+  postgres: localPostgres,
+  mongo: localFerretDB,
+  dynamodb: () => localDynalite({ persist: false }),
+};
+/**
+ * Kinds whose local server comes before a container: dynalite is an npm dev dependency, so it is always there, and
+ * as a child process it can be frozen and killed by the fault tests without Docker.
+ */
+const LOCAL_FIRST: ReadonlySet<Kind> = new Set(['dynamodb']);
 
 export type RunningServer = ServerInfo & { close(): Promise<void> };
 
@@ -29,6 +44,21 @@ export async function startSharedServer(kind: Kind): Promise<RunningServer> {
     return { kind, url, source: 'env', description: `${ENV_URL[kind]}: ${version}`, close: async () => {} };
   }
   const errors: string[] = [];
+  if (LOCAL_FIRST.has(kind)) {
+    try {
+      return await LOCAL[kind]();
+    } catch (err) {
+      errors.push((err as Error).message);
+    }
+    if (await dockerReachable()) {
+      try {
+        return await containerServer(kind);
+      } catch (err) {
+        errors.push(`testcontainers: ${(err as Error).message}`);
+      }
+    }
+    throw new MissingServerError(kind, errors.join('; '));
+  }
   if (await dockerReachable()) {
     try {
       return await containerServer(kind);

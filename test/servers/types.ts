@@ -1,4 +1,4 @@
-export type Kind = 'redis' | 'postgres' | 'mongo';
+export type Kind = 'redis' | 'postgres' | 'mongo' | 'dynamodb';
 export type Source = 'env' | 'testcontainers' | 'local';
 
 /** A running server the tests may use; `description` is what the test output shows for it. */
@@ -17,6 +17,8 @@ export interface ControllableServer extends ServerInfo {
   freeze(): Promise<void>;
   /** Lets a frozen server run again. */
   thaw(): Promise<void>;
+  /** Kills the server at once (SIGKILL: no shutdown, requests in flight cut off); start() brings it back. Local servers only. */
+  kill?(): Promise<void>;
   /** Stops the server for good and deletes its data. */
   close(): Promise<void>;
 }

@@ -6,6 +6,8 @@ import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { Store } from 'express-session';
 import type { RawStorage } from '../../conformance/index.js';
+import { type AttributeValue, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBStore } from '../../stores/dynamodb/index.js';
 import type { FileStore } from '../../stores/file/index.js';
 import type { MemoryStore } from '../../stores/memory/index.js';
 import type { MongoStore } from '../../stores/mongo/index.js';
@@ -153,5 +155,44 @@ export const memoryRaw: RawStorage = {
     const now = Date.now();
     const record = await hooks._get(key, now);
     await hooks._set(key, value, record?.expiresAt ?? now + 3_600_000, now, { owner: null, guarded: false });
+  },
+};
+
+/** A DynamoDB attribute as JSON text (binary as base64), and back. */
+const attrJson = (v: AttributeValue): unknown => (v.B !== undefined ? { B64: Buffer.from(v.B).toString('base64') } : v);
+const attrBack = (v: Record<string, unknown>): AttributeValue =>
+  (typeof v.B64 === 'string' ? { B: Buffer.from(v.B64, 'base64') } : v) as unknown as AttributeValue;
+
+/**
+ * DynamoDB: every item of the store's table under its prefix (a Scan), keyed by its hash key; the value is the
+ * item's other attributes as JSON (`sess`, `expires`, `expiresMs`, `owner`, …). `write` puts them back under `key`.
+ */
+export const dynamodbRaw: RawStorage = {
+  async entries(store) {
+    const s = store as unknown as DynamoDBStore;
+    const out: Array<[string, string]> = [];
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await s.client.send(new ScanCommand({ TableName: s.table, ExclusiveStartKey: start }));
+      for (const item of page.Items ?? []) {
+        const key = item[s.hashKey]?.S ?? '';
+        if (!key.startsWith(s.prefix)) continue;
+        const rest = Object.fromEntries(
+          Object.entries(item)
+            .filter(([name]) => name !== s.hashKey)
+            .sort(([a], [b]) => a.localeCompare(b))
+            .map(([name, v]) => [name, attrJson(v)]),
+        );
+        out.push([key, JSON.stringify(rest)]);
+      }
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return out;
+  },
+  async write(store, key, value) {
+    const s = store as unknown as DynamoDBStore;
+    const attrs = JSON.parse(value) as Record<string, Record<string, unknown>>;
+    const item = Object.fromEntries(Object.entries(attrs).map(([name, v]) => [name, attrBack(v)]));
+    await s.client.send(new PutItemCommand({ TableName: s.table, Item: { ...item, [s.hashKey]: { S: key } } }));
   },
 };
