@@ -2,7 +2,7 @@ import { defineConfig } from 'tsup';
 
 // Frameworks the conformance suite imports lazily (dev dependencies here, the user's own packages there).
 const frameworks = ['koa', 'koa-session', 'fastify', '@fastify/cookie', '@fastify/session'];
-const external = ['express-session', 'ioredis', 'redis', 'mongodb', 'pg', 'better-sqlite3', 'tsx', ...frameworks];
+const external = ['express-session', 'ioredis', 'redis', 'mongodb', 'pg', 'better-sqlite3', 'tsx', 'mysql2', ...frameworks];
 
 export default defineConfig([
   {
@@ -16,6 +16,7 @@ export default defineConfig([
       file: 'stores/file/index.ts',
       conformance: 'conformance/index.ts',
       koa: 'frameworks/koa.ts',
+      mysql: 'stores/mysql/index.ts',
     },
     format: ['esm', 'cjs'],
     dts: true,

@@ -8,6 +8,7 @@
  *   SESSION_STORE=redis               REDIS_URL, default redis://127.0.0.1:6379
  *   SESSION_STORE=postgres            POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres
  *   SESSION_STORE=mongo               MONGODB_URL, default mongodb://127.0.0.1:27017/session-stores-example
+ *   SESSION_STORE=mysql               MYSQL_URL, default mysql://root@127.0.0.1:3306/test
  */
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -15,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import type { SessionStore } from '../shared/index.js';
 
 /** The store kinds `SESSION_STORE` accepts. */
-export const STORE_KINDS = ['sqlite', 'memory', 'file', 'redis', 'postgres', 'mongo'] as const;
+export const STORE_KINDS = ['sqlite', 'memory', 'file', 'redis', 'postgres', 'mongo', 'mysql'] as const;
 /** One of {@link STORE_KINDS}. */
 export type StoreKind = (typeof STORE_KINDS)[number];
 
@@ -80,6 +81,12 @@ export async function openStore(
       const url = env.MONGODB_URL ?? 'mongodb://127.0.0.1:27017/session-stores-example';
       const store = new MongoStore({ mongoUrl: url, owner: 'user' });
       return { store, description: `MongoDB ${redact(url)}`, close: () => store.close() };
+    }
+    case 'mysql': {
+      const { MySQLStore } = await import('../stores/mysql/index.js');
+      const url = env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
+      const store = new MySQLStore({ uri: url, owner: 'user' });
+      return { store, description: `MySQL/MariaDB ${redact(url)}`, close: () => store.close() };
     }
     default:
       throw new Error(`SESSION_STORE must be one of ${STORE_KINDS.join(', ')}; got ${JSON.stringify(kind)}`);

@@ -15,4 +15,5 @@ export const BACKENDS: Record<string, BackendEntry> = {
   redis: { server: 'redis', load: async () => (await import('./redis.js')).redis },
   postgres: { server: 'postgres', load: async () => (await import('./postgres.js')).postgres },
   mongo: { server: 'mongo', load: async () => (await import('./mongo.js')).mongo },
+  mysql: { server: 'mysql', load: async () => (await import('./mysql.js')).mysqlBackend },
 };

@@ -30,6 +30,7 @@ const ENTRIES: Array<{ file: string; ours: boolean; pkg: string }> = [
   { file: 'ours-postgres', ours: true, pkg: 'session-stores' },
   { file: 'ours-sqlite', ours: true, pkg: 'session-stores' },
   { file: 'ours-file', ours: true, pkg: 'session-stores' },
+  { file: 'ours-mysql', ours: true, pkg: 'session-stores' },
   { file: 'express-session-memory', ours: false, pkg: 'express-session' },
   { file: 'memorystore', ours: false, pkg: 'memorystore' },
   { file: 'connect-redis', ours: false, pkg: 'connect-redis' },
@@ -38,6 +39,7 @@ const ENTRIES: Array<{ file: string; ours: boolean; pkg: string }> = [
   { file: 'better-sqlite3-session-store', ours: false, pkg: 'better-sqlite3-session-store' },
   { file: 'session-file-store', ours: false, pkg: 'session-file-store' },
   { file: 'connect-sqlite3', ours: false, pkg: 'connect-sqlite3' },
+  { file: 'express-mysql-session', ours: false, pkg: 'express-mysql-session' },
 ];
 
 /** One row of the matrix. */

@@ -18,7 +18,7 @@
  */
 import { describe, inject, it } from 'vitest';
 import { dockerReachable, containerRedisCluster, privateContainer } from './docker.js';
-import { localFerretDB, localPostgres, localRedis, localRedisCluster, redisServerBin } from './local.js';
+import { localFerretDB, localMysql, localPostgres, localRedis, localRedisCluster, redisServerBin } from './local.js';
 import { probeRedis } from './probe.js';
 import { requireServer, startSharedServer } from './shared.js';
 import { MissingServerError, type ControllableServer, type Kind, type RedisClusterInfo, type ServerInfo } from './types.js';
@@ -75,6 +75,11 @@ export function mongoServer(): Promise<ServerInfo> {
   return shared('mongo');
 }
 
+/** The run's MySQL or MariaDB (mysql://root@127.0.0.1:port/, no database): create a database per file. */
+export function mysqlServer(): Promise<ServerInfo> {
+  return shared('mysql');
+}
+
 let cluster: Promise<RedisClusterInfo & { close(): Promise<void> }> | undefined;
 
 /**
@@ -122,6 +127,11 @@ export function privatePostgres(): Promise<ControllableServer> {
 /** A private FerretDB (or MongoDB container) whose data survives stop()/start(). */
 export function privateMongo(): Promise<ControllableServer> {
   return privateServer('mongo', localFerretDB);
+}
+
+/** A private MariaDB/MySQL server whose data survives stop()/start(). */
+export function privateMysql(): Promise<ControllableServer> {
+  return privateServer('mysql', localMysql);
 }
 
 let counter = 0;

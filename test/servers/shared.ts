@@ -1,14 +1,14 @@
 // Choosing a server per kind: env URL, then testcontainers, then local binaries. No vitest imports here, so
 // that global setup (which runs outside the test workers) can use it.
 import { containerServer, dockerReachable } from './docker.js';
-import { localFerretDB, localPostgres, localRedis } from './local.js';
+import { localFerretDB, localMysql, localPostgres, localRedis } from './local.js';
 import { poll } from './procs.js';
-import { probeMongo, probePostgres, probeRedis } from './probe.js';
+import { probeMongo, probeMysql, probePostgres, probeRedis } from './probe.js';
 import { MissingServerError, type Kind, type ServerInfo } from './types.js';
 
-export const ENV_URL: Record<Kind, string> = { redis: 'REDIS_URL', postgres: 'POSTGRES_URL', mongo: 'MONGODB_URL' };
-const PROBE = { redis: probeRedis, postgres: probePostgres, mongo: probeMongo };
-const LOCAL = { redis: () => localRedis(), postgres: localPostgres, mongo: localFerretDB };
+export const ENV_URL: Record<Kind, string> = { redis: 'REDIS_URL', postgres: 'POSTGRES_URL', mongo: 'MONGODB_URL', mysql: 'MYSQL_URL' };
+const PROBE = { redis: probeRedis, postgres: probePostgres, mongo: probeMongo, mysql: probeMysql };
+const LOCAL = { redis: () => localRedis(), postgres: localPostgres, mongo: localFerretDB, mysql: localMysql };
 
 export type RunningServer = ServerInfo & { close(): Promise<void> };
 
