@@ -178,8 +178,9 @@ describe.skipIf(!server)(`MySQLStore ⇄ express-mysql-session 3 [${server?.desc
       const res = await fetch(base + path, { headers: b.cookie ? { cookie: b.cookie } : {} });
       const set = res.headers.get('set-cookie');
       if (set) b.cookie = set.split(';')[0];
-      expect(res.status).toBe(200);
-      return (await res.json()) as { n?: number };
+      const body = await res.text();
+      expect(res.status, body).toBe(200);
+      return JSON.parse(body) as { n?: number };
     };
     const phases: Array<() => Store> = [
       () => new IncumbentStore({ schema: { tableName: t }, clearExpired: false }, pool),
@@ -188,6 +189,8 @@ describe.skipIf(!server)(`MySQLStore ⇄ express-mysql-session 3 [${server?.desc
     ];
     for (const make of phases) {
       const store = make();
+      // The incumbent creates its table in the background: wait for it as an app would before listening.
+      await (store as unknown as { onReady(): Promise<void> }).onReady();
       const app = await serve(store);
       try {
         for (const b of browsers) {
