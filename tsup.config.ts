@@ -10,6 +10,7 @@ const external = [
   'pg',
   'better-sqlite3',
   '@aws-sdk/client-dynamodb',
+  'mysql2',
   'tsx',
   ...frameworks,
 ];
@@ -27,6 +28,7 @@ export default defineConfig([
       conformance: 'conformance/index.ts',
       koa: 'frameworks/koa.ts',
       dynamodb: 'stores/dynamodb/index.ts',
+      mysql: 'stores/mysql/index.ts',
     },
     format: ['esm', 'cjs'],
     dts: true,

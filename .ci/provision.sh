@@ -21,6 +21,7 @@ install_packages() {
   local need=()
   command -v redis-server >/dev/null && command -v redis-cli >/dev/null || need+=(redis-server)
   compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql)
+  command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
   if [ ${#need[@]} -eq 0 ]; then
     echo "[provision] Debian packages already installed"
     return
@@ -71,4 +72,5 @@ echo "[provision] versions:"
 echo "  $(redis-server --version | cut -d' ' -f1-3)"
 echo "  $("$pg_bin/postgres" --version)"
 echo "  FerretDB $(tools/ferretdb/bin/ferretdb --version | sed 's/^version: //')"
+echo "  $(/usr/sbin/mariadbd --version 2>/dev/null || mariadbd --version)"
 echo "  node $(node --version)"

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every store side by side with the store it replaces and with its raw driver (issue 8).
  *
- *   node --import tsx bench/run.ts [--quick] [--backend memory,sqlite,file,redis,postgres,mongo,dynamodb] [--rounds N]
+ *   node --import tsx bench/run.ts [--quick] [--backend memory,sqlite,file,redis,postgres,mongo,dynamodb,mysql] [--rounds N]
  *     [--sessions N] [--duration ms] [--e2e-duration s] [--no-e2e] [--no-micro] [--rss-sessions N] [--out dir] [--merge] [--docs]
  *     [--max-load L] [--force] [--ops get,touch,set,destroy] [--sizes small,large] [--concurrency 1,64]
  *

@@ -2,7 +2,7 @@
  * A small express 5 app on session-stores: log in with a name, count visits, regenerate the session id, log out,
  * see how many sessions the store holds, list "your sessions" (every device logged in as you, with its last
  * activity) and "log out everywhere else" (the stores' `owner` option, `sessionsOf()` and `destroyOwner()`). `npm start` runs it on SQLite (examples/sessions.db);
- * `SESSION_STORE=redis|postgres|mongo|file|memory npm start` switches stores (see examples/stores.ts).
+ * `SESSION_STORE=redis|postgres|mongo|mysql|file|memory npm start` switches stores (see examples/stores.ts).
  *
  * Environment: PORT (default 3000), SESSION_SECRET (set it outside development), SESSION_STORE and the
  * variables of the chosen store.

@@ -8,6 +8,7 @@
  *   SESSION_STORE=redis               REDIS_URL, default redis://127.0.0.1:6379
  *   SESSION_STORE=postgres            POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres
  *   SESSION_STORE=mongo               MONGODB_URL, default mongodb://127.0.0.1:27017/session-stores-example
+ *   SESSION_STORE=mysql               MYSQL_URL, default mysql://root@127.0.0.1:3306/test
  *   SESSION_STORE=dynamodb            DYNAMODB_URL (a local endpoint, e.g. http://127.0.0.1:8000), else AWS from the
  *                                     SDK's environment (AWS_REGION, credentials); table DYNAMODB_TABLE, default sessions
  *   SESSION_STORE=<store URL>         redis://…, postgres://…, mongodb://…, sqlite:file, file:dir, memory:
@@ -20,7 +21,7 @@ import type { SessionStore } from '../shared/index.js';
 import { openStoreUrl, redact, storeScheme } from '../cli/urls.js';
 
 /** The store kinds `SESSION_STORE` accepts. */
-export const STORE_KINDS = ['sqlite', 'memory', 'file', 'redis', 'postgres', 'mongo', 'dynamodb'] as const;
+export const STORE_KINDS = ['sqlite', 'memory', 'file', 'redis', 'postgres', 'mongo', 'dynamodb', 'mysql'] as const;
 /** One of {@link STORE_KINDS}. */
 export type StoreKind = (typeof STORE_KINDS)[number];
 
@@ -109,6 +110,12 @@ export async function openStore(
         : {};
       const store = new DynamoDBStore({ clientOptions, table, createTable: true, owner: 'user' });
       return { store, description: `DynamoDB table ${table}${url ? ` at ${redact(url)}` : ''}`, close: () => store.close() };
+    }
+    case 'mysql': {
+      const { MySQLStore } = await import('../stores/mysql/index.js');
+      const url = env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
+      const store = new MySQLStore({ uri: url, owner: 'user' });
+      return { store, description: `MySQL/MariaDB ${redact(url)}`, close: () => store.close() };
     }
     default:
       throw new Error(`SESSION_STORE must be one of ${STORE_KINDS.join(', ')} or a store URL; got ${JSON.stringify(kind)}`);

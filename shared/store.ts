@@ -307,8 +307,11 @@ export abstract class SessionStore<Stored = unknown, All extends SessionMap | Se
     return this.#namespace;
   }
 
-  /** For backends that learn only while opening what they can do (MongoDB servers that refuse TTL indexes). */
-  protected declareCapabilities(changes: Partial<Pick<StoreCapabilities, 'nativeExpiry'>>): void {
+  /**
+   * For backends that learn only while opening what they can do (MongoDB servers that refuse TTL indexes, a MySQL
+   * table without the millisecond column).
+   */
+  protected declareCapabilities(changes: Partial<Pick<StoreCapabilities, 'nativeExpiry' | 'msPrecision'>>): void {
     this.#supports = Object.freeze({ ...this.#supports, ...changes });
   }
 

@@ -12,7 +12,7 @@ import { requireServer, startSharedServer, type RunningServer } from './servers/
 import type { SharedServers } from './servers/index.js';
 import type { Kind } from './servers/types.js';
 
-const KINDS: Kind[] = ['redis', 'postgres', 'mongo', 'dynamodb'];
+const KINDS: Kind[] = ['redis', 'postgres', 'mongo', 'dynamodb', 'mysql'];
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const t0 = Date.now();

@@ -14,6 +14,7 @@ const expected: Record<string, string> = {
   './redis': 'RedisStore',
   './mongo': 'MongoStore',
   './postgres': 'PostgresStore',
+  './mysql': 'MySQLStore',
   './sqlite': 'SQLiteStore',
   './file': 'FileStore',
   './conformance': 'conformance',

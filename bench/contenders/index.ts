@@ -16,4 +16,5 @@ export const BACKENDS: Record<string, BackendEntry> = {
   postgres: { server: 'postgres', load: async () => (await import('./postgres.js')).postgres },
   mongo: { server: 'mongo', load: async () => (await import('./mongo.js')).mongo },
   dynamodb: { server: 'dynamodb', load: async () => (await import('./dynamodb.js')).dynamodb },
+  mysql: { server: 'mysql', load: async () => (await import('./mysql.js')).mysqlBackend },
 };

@@ -31,6 +31,7 @@ const ENTRIES: Array<{ file: string; ours: boolean; pkg: string }> = [
   { file: 'ours-sqlite', ours: true, pkg: 'session-stores' },
   { file: 'ours-file', ours: true, pkg: 'session-stores' },
   { file: 'ours-dynamodb', ours: true, pkg: 'session-stores' },
+  { file: 'ours-mysql', ours: true, pkg: 'session-stores' },
   { file: 'express-session-memory', ours: false, pkg: 'express-session' },
   { file: 'memorystore', ours: false, pkg: 'memorystore' },
   { file: 'connect-redis', ours: false, pkg: 'connect-redis' },
@@ -40,6 +41,7 @@ const ENTRIES: Array<{ file: string; ours: boolean; pkg: string }> = [
   { file: 'session-file-store', ours: false, pkg: 'session-file-store' },
   { file: 'connect-sqlite3', ours: false, pkg: 'connect-sqlite3' },
   { file: 'connect-dynamodb', ours: false, pkg: 'connect-dynamodb' },
+  { file: 'express-mysql-session', ours: false, pkg: 'express-mysql-session' },
 ];
 
 /** One row of the matrix. */

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { probeDynamoDB, probeMongo, probePostgres, probeRedis } from './probe.js';
+import { probeDynamoDB, probeMongo, probeMysql, probePostgres, probeRedis } from './probe.js';
 import { freePort, poll } from './procs.js';
 import type { ControllableServer, Kind, RedisClusterInfo, ServerInfo } from './types.js';
 
@@ -13,7 +13,18 @@ export const IMAGES = {
   postgres: 'postgres:17-alpine',
   mongo: 'mongo:8.0',
   dynamodb: 'amazon/dynamodb-local:latest',
+  mysql: 'mysql:8.4',
 } as const;
+/** MySQL-compatible images the MySQL tests run on where Docker exists (SESSION_STORES_MYSQL_IMAGE picks one). */
+export const MYSQL_IMAGES = { mysql: 'mysql:8.4', mariadb: 'mariadb:11' } as const;
+
+function mysqlImage(): string {
+  const chosen = process.env.SESSION_STORES_MYSQL_IMAGE;
+  return chosen === undefined ? IMAGES.mysql : (MYSQL_IMAGES[chosen as keyof typeof MYSQL_IMAGES] ?? chosen);
+}
+
+/** Root without a password, on both images; the URL names no database (tests create their own). */
+const MYSQL_ENV = { MYSQL_ALLOW_EMPTY_PASSWORD: 'yes', MARIADB_ALLOW_EMPTY_ROOT_PASSWORD: 'yes' };
 
 function ping(opts: { socketPath?: string; host?: string; port?: number }): Promise<boolean> {
   return new Promise((resolve) => {
@@ -78,6 +89,11 @@ export async function containerServer(kind: Kind): Promise<Shared> {
       .withExposedPorts(8000)
       .start();
     url = `http://${c.getHost()}:${c.getMappedPort(8000)}`;
+  } else if (kind === 'mysql') {
+    const { GenericContainer } = await import('testcontainers');
+    const c = await new GenericContainer(mysqlImage()).withEnvironment(MYSQL_ENV).withExposedPorts(3306).start();
+    url = `mysql://root@${c.getHost()}:${c.getMappedPort(3306)}/`;
+    await poll(() => probeMysql(url));
     stop = () => c.stop();
   } else {
     const { MongoDBContainer } = await import('@testcontainers/mongodb');
@@ -86,12 +102,14 @@ export async function containerServer(kind: Kind): Promise<Shared> {
     url = `${c.getConnectionString()}/?directConnection=true`;
     stop = () => c.stop();
   }
-  const probed = await poll(() => ({ redis: probeRedis, postgres: probePostgres, mongo: probeMongo, dynamodb: probeDynamoDB })[kind](url));
+  const probed = await poll(() =>
+    ({ redis: probeRedis, postgres: probePostgres, mongo: probeMongo, dynamodb: probeDynamoDB, mysql: probeMysql })[kind](url),
+  );
   return {
     kind,
     url,
     source: 'testcontainers',
-    description: `testcontainers ${IMAGES[kind]}: ${probed}`,
+    description: `testcontainers ${kind === 'mysql' ? mysqlImage() : IMAGES[kind]}: ${probed}`,
     close: async () => void (await stop()),
   };
 }
@@ -127,8 +145,10 @@ export async function privateContainer(kind: Kind): Promise<ControllableServer> 
       url: `http://127.0.0.1:${hostPort}`,
       probe: probeDynamoDB,
     },
+    mysql: { port: 3306, env: MYSQL_ENV, cmd: undefined, url: `mysql://root@127.0.0.1:${hostPort}/`, probe: probeMysql },
   }[kind];
-  let gc = new GenericContainer(IMAGES[kind]).withEnvironment(spec.env).withExposedPorts({ container: spec.port, host: hostPort });
+  const image = kind === 'mysql' ? mysqlImage() : IMAGES[kind];
+  let gc = new GenericContainer(image).withEnvironment(spec.env).withExposedPorts({ container: spec.port, host: hostPort });
   if (spec.cmd) gc = gc.withCommand(spec.cmd);
   const started = await gc.start();
   const ready = () => poll(() => spec.probe(spec.url));
@@ -139,7 +159,7 @@ export async function privateContainer(kind: Kind): Promise<ControllableServer> 
     kind,
     url: spec.url,
     source: 'testcontainers',
-    description: `testcontainers ${IMAGES[kind]}: ${probed}`,
+    description: `testcontainers ${image}: ${probed}`,
     async stop() {
       await client.container.stop(container, { timeout: 10 });
     },

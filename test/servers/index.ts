@@ -18,7 +18,7 @@
  */
 import { describe, inject, it } from 'vitest';
 import { dockerReachable, containerRedisCluster, privateContainer } from './docker.js';
-import { localDynalite, localFerretDB, localPostgres, localRedis, localRedisCluster, redisServerBin } from './local.js';
+import { localDynalite, localFerretDB, localMysql, localPostgres, localRedis, localRedisCluster, redisServerBin } from './local.js';
 import { probeRedis } from './probe.js';
 import { requireServer, startSharedServer } from './shared.js';
 import { MissingServerError, type ControllableServer, type Kind, type RedisClusterInfo, type ServerInfo } from './types.js';
@@ -78,6 +78,11 @@ export function mongoServer(): Promise<ServerInfo> {
 /** The run's DynamoDB-compatible server (dynalite, or DYNAMODB_URL); use a uniqueName() table per file or test. */
 export function dynamodbServer(): Promise<ServerInfo> {
   return shared('dynamodb');
+}
+
+/** The run's MySQL or MariaDB (mysql://root@127.0.0.1:port/, no database): create a database per file. */
+export function mysqlServer(): Promise<ServerInfo> {
+  return shared('mysql');
 }
 
 let cluster: Promise<RedisClusterInfo & { close(): Promise<void> }> | undefined;
@@ -140,6 +145,11 @@ export async function privateDynamoDB(): Promise<ControllableServer> {
     if (await dockerReachable()) return privateContainer('dynamodb');
     throw err;
   }
+}
+
+/** A private MariaDB/MySQL server whose data survives stop()/start(). */
+export function privateMysql(): Promise<ControllableServer> {
+  return privateServer('mysql', localMysql);
 }
 
 let counter = 0;

@@ -5,7 +5,7 @@ import { accessSync, chownSync, constants, readdirSync, readFileSync } from 'nod
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { probeDynamoDB, probeMongo, probePostgres, probeRedis } from './probe.js';
+import { probeDynamoDB, probeMongo, probeMysql, probePostgres, probeRedis } from './probe.js';
 import { ServerProcess, ensureDir, freePort, removeDir, serverDir, sleep, waitReady } from './procs.js';
 import { MissingServerError, type ControllableServer, type Kind, type RedisClusterInfo } from './types.js';
 
@@ -404,4 +404,81 @@ export async function localRedisCluster(): Promise<RedisClusterInfo & { close():
     await close();
     throw err;
   }
+}
+
+/** MARIADBD_BIN / MYSQLD_BIN, else mariadbd or mysqld on PATH or in /usr/sbin. */
+export function mysqldBin(): { server: string; installDb: string | undefined } | undefined {
+  const env = process.env.MARIADBD_BIN ?? process.env.MYSQLD_BIN;
+  const server = env ? (executable(env) ? env : undefined) : (which('mariadbd') ?? which('mysqld'));
+  if (!server) return undefined;
+  return { server, installDb: which('mariadb-install-db') ?? which('mysql_install_db') };
+}
+
+/**
+ * A private MariaDB (or MySQL) server: a throw-away datadir, a free loopback port, its unix socket in the temp dir,
+ * root with an empty password, and no durability settings that cost time (an acknowledged commit still survives a
+ * server restart: only an operating system crash could lose it). The URL names no database: tests create their own.
+ */
+export async function localMysql(): Promise<ControllableServer> {
+  const bins =
+    mysqldBin() ??
+    missing('mysql', 'mariadbd/mysqld binary', 'install it (apt-get install mariadb-server), set MARIADBD_BIN, or set MYSQL_URL');
+  const dir = serverDir('mysql');
+  const data = join(dir, 'data');
+  // mariadbd refuses to run as root unless told to; as another user it runs as that user anyway.
+  const user = process.getuid?.() === 0 ? ['--user=root'] : [];
+  const mariadb = /mariadbd$/.test(bins.server);
+  return launch({
+    kind: 'mysql',
+    what: mariadb ? 'mariadbd' : 'mysqld',
+    dir,
+    url: (port) => `mysql://root@127.0.0.1:${port}/`,
+    beforeFirstStart: async () => {
+      if (mariadb || bins.installDb) {
+        const installDb =
+          bins.installDb ?? missing('mysql', 'mariadb-install-db', 'install mariadb-server, set MARIADBD_BIN, or set MYSQL_URL');
+        await execFileAsync(
+          installDb,
+          [
+            '--no-defaults',
+            `--datadir=${data}`,
+            ...user,
+            '--auth-root-authentication-method=normal',
+            '--skip-test-db',
+            '--skip-name-resolve',
+          ],
+          { cwd: dir, timeout: 120_000 },
+        );
+      } else {
+        // MySQL 8 initializes its own datadir.
+        await execFileAsync(bins.server, ['--no-defaults', `--datadir=${data}`, ...user, '--initialize-insecure'], {
+          cwd: dir,
+          timeout: 120_000,
+        });
+      }
+    },
+    spawn: (port) =>
+      new ServerProcess(
+        bins.server,
+        [
+          '--no-defaults',
+          `--datadir=${data}`,
+          `--socket=${join(dir, 'sock')}`,
+          `--port=${port}`,
+          '--bind-address=127.0.0.1',
+          ...user,
+          `--pid-file=${join(dir, 'server.pid')}`,
+          `--tmpdir=${dir}`,
+          '--skip-name-resolve',
+          '--skip-log-bin',
+          '--innodb-flush-log-at-trx-commit=2',
+          '--innodb-buffer-pool-size=64M',
+          '--max-connections=500',
+          ...(mariadb ? [] : ['--mysqlx=OFF']),
+        ],
+        { log: join(dir, 'server.log') },
+      ),
+    probe: probeMysql,
+    describe: (v) => `local ${v}`,
+  });
 }

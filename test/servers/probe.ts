@@ -2,6 +2,7 @@
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { MongoClient } from 'mongodb';
+import mysql from 'mysql2/promise';
 
 /** Returns e.g. "redis 7.0.15" once the server answers commands. */
 export async function probeRedis(url: string): Promise<string> {
@@ -71,4 +72,18 @@ export function dynamoClientConfig(url: string, maxAttempts = 3) {
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     maxAttempts,
   };
+}
+
+/** Returns e.g. "MariaDB 10.11.14" or "MySQL 8.4.3" once the server accepts queries. */
+export async function probeMysql(url: string): Promise<string> {
+  const conn = await mysql.createConnection({ uri: url, connectTimeout: 3000 });
+  conn.on('error', () => {});
+  try {
+    const [rows] = await conn.query<mysql.RowDataPacket[]>('SELECT VERSION() AS v');
+    const version = String(rows[0]!['v']);
+    const mariadb = /mariadb/i.exec(version);
+    return `${mariadb ? 'MariaDB' : 'MySQL'} ${version.split('-')[0]}`;
+  } finally {
+    conn.destroy();
+  }
 }

@@ -1,9 +1,9 @@
 // Choosing a server per kind: env URL, then testcontainers, then local binaries. No vitest imports here, so
 // that global setup (which runs outside the test workers) can use it.
 import { containerServer, dockerReachable } from './docker.js';
-import { localDynalite, localFerretDB, localPostgres, localRedis } from './local.js';
+import { localDynalite, localFerretDB, localMysql, localPostgres, localRedis } from './local.js';
 import { poll } from './procs.js';
-import { probeDynamoDB, probeMongo, probePostgres, probeRedis } from './probe.js';
+import { probeDynamoDB, probeMongo, probeMysql, probePostgres, probeRedis } from './probe.js';
 import { MissingServerError, type Kind, type ServerInfo } from './types.js';
 
 export const ENV_URL: Record<Kind, string> = {
@@ -11,13 +11,15 @@ export const ENV_URL: Record<Kind, string> = {
   postgres: 'POSTGRES_URL',
   mongo: 'MONGODB_URL',
   dynamodb: 'DYNAMODB_URL',
+  mysql: 'MYSQL_URL',
 };
-const PROBE = { redis: probeRedis, postgres: probePostgres, mongo: probeMongo, dynamodb: probeDynamoDB };
+const PROBE = { redis: probeRedis, postgres: probePostgres, mongo: probeMongo, dynamodb: probeDynamoDB, mysql: probeMysql };
 const LOCAL = {
   redis: () => localRedis(),
   postgres: localPostgres,
   mongo: localFerretDB,
   dynamodb: () => localDynalite({ persist: false }),
+  mysql: localMysql,
 };
 /**
  * Kinds whose local server comes before a container: dynalite is an npm dev dependency, so it is always there, and

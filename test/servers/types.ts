@@ -1,4 +1,4 @@
-export type Kind = 'redis' | 'postgres' | 'mongo' | 'dynamodb';
+export type Kind = 'redis' | 'postgres' | 'mongo' | 'dynamodb' | 'mysql';
 export type Source = 'env' | 'testcontainers' | 'local';
 
 /** A running server the tests may use; `description` is what the test output shows for it. */

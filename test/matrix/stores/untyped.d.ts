@@ -18,3 +18,7 @@ declare module 'connect-sqlite3' {
   const connect: (session: unknown) => StoreClass;
   export default connect;
 }
+declare module 'express-mysql-session' {
+  const connect: (session: unknown) => StoreClass;
+  export default connect;
+}
