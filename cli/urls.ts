@@ -62,9 +62,7 @@ const COMMON = ['ttl', 'owner'];
 
 /**
  * The store URL schemes, one entry each (aliases share an entry). Adding a store is one entry: its parameters and
- * {@link simple} with the store's label, class and options, e.g.
- *
- *     'mysql:': { params: ['table'], driverParams: true, open: simple('MySQL', async () => (await import('../stores/mysql/index.js')).MySQLStore, (u) => ({ uri: u.url, tableName: u.params.table })) },
+ * {@link simple} with the store's label, class and options.
  */
 export const STORE_SCHEMES: Record<string, Scheme> = {
   'redis:': { params: ['prefix', 'cluster'], open: (u, o) => openRedis(u, o) },
@@ -97,7 +95,42 @@ export const STORE_SCHEMES: Record<string, Scheme> = {
       (u) => noPath(u),
     ),
   },
+  'mysql:': {
+    params: ['table'],
+    driverParams: true,
+    open: simple(
+      'MySQL/MariaDB',
+      async () => (await import('../stores/mysql/index.js')).MySQLStore,
+      (u, o) => ({
+        uri: u.url,
+        schema: u.params.table === undefined ? undefined : { tableName: u.params.table },
+        createDatabaseTable: o.create === true,
+      }),
+    ),
+  },
+  // dynamodb://host:port (a local endpoint, dummy credentials) or dynamodb://aws (the SDK's environment).
+  'dynamodb:': {
+    params: ['table', 'prefix', 'region'],
+    open: simple(
+      'DynamoDB',
+      async () => (await import('../stores/dynamodb/index.js')).DynamoDBStore,
+      (u, o) => ({
+        clientOptions: dynamoClient(u),
+        table: u.params.table,
+        prefix: u.params.prefix,
+        createTable: o.create === true,
+      }),
+    ),
+  },
 };
+
+/** The DynamoDB client of a `dynamodb://` URL: `dynamodb://aws` uses the SDK's environment, a host an endpoint. */
+function dynamoClient(u: StoreUrl): Record<string, unknown> {
+  const host = u.url.slice('dynamodb://'.length).replace(/\/$/, '');
+  const region = u.params.region;
+  if (host === 'aws' || host === '') return region === undefined ? {} : { region };
+  return { endpoint: `http://${host}`, region: region ?? 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
+}
 
 const postgres = simple(
   'PostgreSQL',
