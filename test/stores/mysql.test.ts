@@ -2,13 +2,13 @@ import { createHash } from 'node:crypto';
 import mysqlCore from 'mysql2';
 import mysql from 'mysql2/promise';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { conformance } from '../../conformance/index.js';
 import { MySQLStore, type MySQLStoreOptions } from '../../stores/mysql/index.js';
 import MySQLStoreDefault from '../../stores/mysql/index.js';
 import { lockName } from '../../stores/mysql/sql.js';
 import { freePort } from '../servers/procs.js';
 import { serverOrSkip, uniqueName } from '../servers/index.js';
-import { HOUR, sess } from './helpers.js';
+import { AT_REST_MODES, HOUR, atRestOptions, conformanceIn, sess } from './helpers.js';
+import { mysqlRaw } from './raw.js';
 import { makePool, qualifiedName, scratchDatabase } from './mysql-helpers.js';
 
 const server = await serverOrSkip('mysql');
@@ -57,29 +57,33 @@ describe.skipIf(!server)(`MySQLStore [${server?.description}]`, () => {
   const tableFor = (namespace?: string) =>
     namespace === undefined ? uniqueName('t') : `ns_${createHash('sha1').update(namespace).digest('hex').slice(0, 16)}`;
 
-  conformance({
-    test: it,
-    describe,
-    name: 'conformance',
-    factory: async (hints) => {
-      const store = new MySQLStore({
-        client: pool,
-        schema: { tableName: tableFor(hints?.namespace) },
-        clearExpired: false,
-        ttl: hints?.ttl,
-        touchAfter: hints?.touchAfter,
-        disableTouch: hints?.disableTouch,
-        owner: hints?.owner,
-      });
-      // The table is created by the open; tests with 20 ms expiries must not pay for it.
-      await store.ready();
-      return store;
-    },
-    teardown: async (store) => {
-      const s = store as MySQLStore;
-      if (!s.closed) await s.close();
-    },
-  });
+  // Plain, then with sessions encrypted, under hashed ids, and both (issue 17).
+  for (const mode of [undefined, ...AT_REST_MODES])
+    conformanceIn(mode, {
+      test: it,
+      describe,
+      name: mode ? `conformance (${mode.label})` : 'conformance',
+      raw: mysqlRaw,
+      factory: async (hints) => {
+        const store = new MySQLStore({
+          client: pool,
+          schema: { tableName: tableFor(hints?.namespace === undefined ? undefined : `${mode?.label}:${hints.namespace}`) },
+          clearExpired: false,
+          ttl: hints?.ttl,
+          touchAfter: hints?.touchAfter,
+          disableTouch: hints?.disableTouch,
+          owner: hints?.owner,
+          ...atRestOptions(hints, mode),
+        });
+        // The table is created by the open; tests with 20 ms expiries must not pay for it.
+        await store.ready();
+        return store;
+      },
+      teardown: async (store) => {
+        const s = store as MySQLStore;
+        if (!s.closed) await s.close();
+      },
+    });
 
   describe('layout', () => {
     it('is the named and the default export, and takes a promise pool, a callback pool, or (options, connection)', async () => {

@@ -11,6 +11,7 @@ import type { DynamoDBStore } from '../../stores/dynamodb/index.js';
 import type { FileStore } from '../../stores/file/index.js';
 import type { MemoryStore } from '../../stores/memory/index.js';
 import type { MongoStore } from '../../stores/mongo/index.js';
+import type { MySQLStore } from '../../stores/mysql/index.js';
 import type { PostgresStore } from '../../stores/postgres/index.js';
 import type { RedisStore } from '../../stores/redis/index.js';
 import type { SQLiteStore } from '../../stores/sqlite/index.js';
@@ -194,5 +195,21 @@ export const dynamodbRaw: RawStorage = {
     const attrs = JSON.parse(value) as Record<string, Record<string, unknown>>;
     const item = Object.fromEntries(Object.entries(attrs).map(([name, v]) => [name, attrBack(v)]));
     await s.client.send(new PutItemCommand({ TableName: s.table, Item: { ...item, [s.hashKey]: { S: key } } }));
+  },
+};
+
+/** MySQL/MariaDB: every row of the store's table, as JSON (default column names). */
+export const mysqlRaw: RawStorage = {
+  async entries(store) {
+    const s = store as unknown as MySQLStore;
+    const [exists] = await s.client.query(`SHOW TABLES LIKE ?`, [s.table.replace(/^.*\.|`/g, '')]);
+    if ((exists as unknown[]).length === 0) return []; // not opened yet
+    const [rows] = await s.client.query(`SELECT * FROM ${s.table}`);
+    return (rows as Array<Record<string, unknown>>).map((row) => [String(row.session_id), JSON.stringify(row)]);
+  },
+  async write(store, key, value) {
+    const s = store as unknown as MySQLStore;
+    const { data } = JSON.parse(value) as { data: string };
+    await s.client.query(`UPDATE ${s.table} SET data = ? WHERE session_id = ?`, [data, key]);
   },
 };
