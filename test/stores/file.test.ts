@@ -59,6 +59,9 @@ for (const mode of [undefined, ...AT_REST_MODES]) {
         disableTouch: opts?.disableTouch,
         owner: opts?.owner,
         reapInterval: -1,
+        // A hang guard, not a speed requirement: 50 writes of one sid queue behind each other, and on a machine
+        // with every core busy they take longer than the 5 s default (the timeout itself is tested elsewhere).
+        operationTimeoutMs: 30_000,
         ...atRestOptions(opts, mode),
       }),
     teardown: async (store) => {
