@@ -1,4 +1,5 @@
 import type { SessionData } from 'express-session';
+import type { Sealer } from '../../shared/kruptein.js';
 import type { Ttl } from '../../shared/types.js';
 
 /**
@@ -23,6 +24,9 @@ import type { Ttl } from '../../shared/types.js';
  *
  * A **tombstone** (revocation) is a file holding JSON `null` (through the custom `encoder` when there is one), whose
  * mtime is the end of its revocation window: session-file-store reads it as an expired session (no session).
+ *
+ * With session-file-store's `secret`, every file (tombstones included) is the text above encrypted in its kruptein
+ * format (see `shared/kruptein.ts`).
  */
 
 /** A parsed session file. */
@@ -145,12 +149,39 @@ export class FileFormat {
   constructor(
     private readonly wrapped: boolean,
     private readonly encoding: Required<FileEncoding>,
+    private readonly sealer?: Sealer,
   ) {
     this.#custom = encoding.encoder !== JSON.stringify || encoding.decoder !== (JSON.parse as unknown) || encoding.encoding !== 'utf8';
   }
 
-  /** The file's contents; `'damaged'` when they cannot be decoded. */
-  read(bytes: Buffer, hashed: boolean): ParsedFile {
+  /** The file's contents; `'damaged'` when they cannot be decoded (or decrypted). */
+  async read(bytes: Buffer, hashed: boolean): Promise<ParsedFile> {
+    if (!this.sealer) return this.#read(bytes, hashed);
+    let text: string;
+    try {
+      text = await this.sealer.open(bytes.toString('utf8'));
+    } catch {
+      return 'damaged';
+    }
+    return this.#read(Buffer.from(text, 'utf8'), hashed);
+  }
+
+  /** Whether files are encrypted (session-file-store's `secret`): then only {@link read}, not {@link parse}, reads them. */
+  get sealed(): boolean {
+    return this.sealer !== undefined;
+  }
+
+  /** {@link read} of an unencrypted file, synchronously (for a pooled buffer that is reused once this returns). */
+  parse(bytes: Buffer, hashed: boolean): ParsedFile {
+    return this.#read(bytes, hashed);
+  }
+
+  /** What to hand the serializer for a damaged file, so that it fails to decode (never a ciphertext that parses). */
+  unreadable(bytes: Buffer): string {
+    return this.sealer ? '!the file could not be decrypted' : bytes.toString('utf8');
+  }
+
+  #read(bytes: Buffer, hashed: boolean): ParsedFile {
     if (!this.#custom) return parseFile(bytes.toString('utf8'), this.wrapped, hashed);
     let parsed: unknown;
     try {
@@ -163,26 +194,31 @@ export class FileFormat {
   }
 
   /** A file for a session the serializer turned into `data`. */
-  write(data: string, expiresAt: number, now: number, sid?: string): string | Uint8Array {
+  write(data: string, expiresAt: number, now: number, sid?: string): Promise<string | Uint8Array> {
     const merge = !this.wrapped && isObjectText(data);
-    if (!this.#custom) return composeFile(data, expiresAt, now, merge, sid);
+    if (!this.#custom) return this.#seal(composeFile(data, expiresAt, now, merge, sid));
     const body: Record<string, unknown> = merge ? (JSON.parse(data) as Record<string, unknown>) : { __payload: data };
-    return this.#encode(Object.assign(body, envelope(expiresAt, now, sid)));
+    return this.#seal(this.#encode(Object.assign(body, envelope(expiresAt, now, sid))));
   }
 
   /** The file of an already-read session with a new expiry (a touch). */
-  rewrite(file: SessionFile, expiresAt: number, now: number, sid?: string): string | Uint8Array {
-    if (!this.#custom) return recomposeFile(file, this.wrapped, expiresAt, now, sid);
+  rewrite(file: SessionFile, expiresAt: number, now: number, sid?: string): Promise<string | Uint8Array> {
+    if (!this.#custom) return this.#seal(recomposeFile(file, this.wrapped, expiresAt, now, sid));
     const cookie = file.session.cookie as { expires?: unknown } | undefined;
     if (!this.wrapped && cookie && typeof cookie === 'object' && cookie.expires != null) cookie.expires = new Date(expiresAt).toISOString();
     const body = this.wrapped && file.payload !== undefined ? { ...file.session, __payload: file.payload } : { ...file.session };
-    return this.#encode(Object.assign(body, envelope(expiresAt, now, sid)));
+    return this.#seal(this.#encode(Object.assign(body, envelope(expiresAt, now, sid))));
   }
 
   /** The contents of a tombstone: `null`, encoded as sessions are. */
-  tombstone(): string | Uint8Array {
+  tombstone(): Promise<string | Uint8Array> {
     // A custom encoder gets null too, so that session-file-store's matching decoder reads it back.
-    return this.#custom ? this.#encode(null as unknown as Record<string, unknown>) : 'null';
+    return this.#seal(this.#custom ? this.#encode(null as unknown as Record<string, unknown>) : 'null');
+  }
+
+  /** The file's text encrypted with session-file-store's `secret`, when there is one. */
+  async #seal(out: string | Uint8Array): Promise<string | Uint8Array> {
+    return this.sealer ? this.sealer.seal(typeof out === 'string' ? out : Buffer.from(out).toString('utf8')) : out;
   }
 
   #encode(file: Record<string, unknown>): string | Uint8Array {

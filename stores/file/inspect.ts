@@ -72,7 +72,7 @@ export class Inspector {
     }
     const read = await readRegularFile(path);
     if (!read) return null;
-    const file = this.format.read(read.bytes, listed.kind === 'hashed');
+    const file = await this.format.read(read.bytes, listed.kind === 'hashed');
     if (file === 'tombstone') {
       return { kind: 'tombstone', sid: listed.sid, path, file: undefined as never, expiresAt: read.stats.mtimeMs, stats: read.stats };
     }
@@ -90,7 +90,7 @@ export class Inspector {
     const stats = await lstatOrNull(loc.path);
     if (!stats?.isFile() || stats.mtimeMs <= now) return false;
     const read = await readRegularFile(loc.path);
-    return read !== null && read.stats.mtimeMs > now && this.format.read(read.bytes, loc.file.hashed) === 'tombstone';
+    return read !== null && read.stats.mtimeMs > now && (await this.format.read(read.bytes, loc.file.hashed)) === 'tombstone';
   }
 
   #skip(listed: Listed, err: unknown): null {

@@ -2,6 +2,7 @@ import type { SessionData } from 'express-session';
 import { type Alias, bool, either, fn, invalid, num, oneOf, str } from '../../shared/options.js';
 import type { Serializer } from '../../shared/serializer.js';
 import type { BaseStoreOptions, Ttl } from '../../shared/types.js';
+import { Kruptein } from '../../shared/kruptein.js';
 import type { FileEncoding } from './format.js';
 
 /** Options of {@link FileStore}: session-file-store's names where they exist, plus the shared options. */
@@ -46,8 +47,14 @@ export interface FileStoreOptions extends Omit<BaseStoreOptions<string>, 'serial
    * session is not stored by that). Default: none (null).
    */
   fallbackSessionFn?: (sid: string) => SessionData;
-  /** `null` or `false`: no encryption, as session-file-store reads them. Any other value is refused (see the docs). */
-  secret?: null | false;
+  /**
+   * session-file-store's encryption, in its format (kruptein: AES-256-GCM, scrypt, JSON), so that a deployment that
+   * encrypts with session-file-store switches without logging anybody out: every file, tombstones included, is
+   * encrypted with this secret. `null`/`false`: off. Files that fail to decrypt, or are not encrypted, read as no
+   * session with an `'error'` event. Not with a custom `encoder`/`decoder`/`encoding`, nor with `encryption`
+   * (prefer `encryption` for a new deployment: key rotation, the sid bound to each record).
+   */
+  secret?: string | null | false;
   /** Accepted for session-file-store compatibility and ignored: writes are atomic renames, nothing to retry. */
   retries?: number;
   /** Accepted for session-file-store compatibility and ignored: the store does not log (listen to `'error'`). */
@@ -97,7 +104,8 @@ export const FILE_OPTIONS = {
     fallbackSessionFn: fn,
     secret: (value: unknown) => {
       if (value === null || value === false) return undefined;
-      throw invalid("secret (session-file-store's encryption) is not supported yet: pass an encrypting serializer instead");
+      if (typeof value !== 'string' || value.length === 0) throw invalid('secret must be a non-empty string (or null/false: off)');
+      return value;
     },
   },
   aliases: { reapInterval },
@@ -111,3 +119,17 @@ export const FILE_OPTIONS = {
     logFn: "the store does not log: listen to 'error'",
   },
 };
+
+/**
+ * session-file-store's `secret`, checked against the options it cannot be combined with: the encrypted format of
+ * its files, or undefined.
+ * @throws SessionStoreError `SESSION_STORE_INVALID_OPTION`
+ */
+export function fileSecret(opts: FileStoreOptions): Kruptein | undefined {
+  if (typeof opts.secret !== 'string') return undefined;
+  if (opts.encoder !== undefined || opts.decoder !== undefined || opts.encoding !== undefined) {
+    throw invalid('secret cannot be combined with a custom encoder, decoder or encoding');
+  }
+  if (opts.encryption !== undefined) throw invalid('secret (session-file-store format) and encryption cannot be combined: choose one');
+  return new Kruptein(opts.secret, 'session-file-store');
+}

@@ -10,7 +10,7 @@ import { STALE_TEMP_MS, commit, removeFile, removeIfUnchanged, writeTemp } from 
 import { FileFormat, type SessionFile, fileExpiry, payloadOf } from './format.js';
 import { Inspector } from './inspect.js';
 import { probeCaseSensitive } from './names.js';
-import { DEFAULT_REAP_SECONDS, DEFAULT_TTL_SECONDS, FILE_OPTIONS, type FileStoreOptions } from './options.js';
+import { DEFAULT_REAP_SECONDS, DEFAULT_TTL_SECONDS, FILE_OPTIONS, type FileStoreOptions, fileSecret } from './options.js';
 import { addEntry, clearOwnerIndex, openOwnerIndex, ownedBy, pruneOwnerIndex } from './owners.js';
 import { lstatOrNull, readRegularFile, readSessionFile, sameFile } from './read.js';
 import { type Layout, type Location, SCAN_CONCURRENCY, batches, listStoreFiles, locate } from './scan.js';
@@ -84,6 +84,7 @@ export class FileStore extends SessionStore<JsonPayload, SessionMap> {
     const opts = storeOptions<FileStoreOptions>(typeof options === 'string' ? { path: options } : options, FILE_OPTIONS);
     const path = resolve(opts.path ?? './sessions');
     const wrapped = opts.serializer !== undefined && (opts.serializer as unknown) !== jsonSerializer;
+    const sealer = fileSecret(opts);
     super(
       { ...opts, serializer: (wrapped ? opts.serializer : jsonPayloadSerializer) as Serializer<JsonPayload> },
       {
@@ -100,11 +101,15 @@ export class FileStore extends SessionStore<JsonPayload, SessionMap> {
     this.#shard = opts.shard || 0;
     this.#caseSensitive = opts.caseSensitive;
     this.#wrapped = wrapped;
-    this.#format = new FileFormat(wrapped, {
-      encoder: opts.encoder ?? JSON.stringify,
-      decoder: opts.decoder ?? (JSON.parse as (data: string | Buffer) => unknown),
-      encoding: opts.encoding === undefined ? 'utf8' : opts.encoding,
-    });
+    this.#format = new FileFormat(
+      wrapped,
+      {
+        encoder: opts.encoder ?? JSON.stringify,
+        decoder: opts.decoder ?? (JSON.parse as (data: string | Buffer) => unknown),
+        encoding: opts.encoding === undefined ? 'utf8' : opts.encoding,
+      },
+      sealer,
+    );
     this.#fallback = opts.fallbackSessionFn;
     this.#indexed = opts.owner !== undefined;
   }
@@ -157,9 +162,16 @@ export class FileStore extends SessionStore<JsonPayload, SessionMap> {
   protected override async _get(sid: string, now: number): Promise<StoredRecord<JsonPayload> | null> {
     const loc = locate(this.#layout, sid);
     const file = await readSessionFile(loc.path, (bytes) => {
-      const parsed = this.#format.read(bytes, loc.file.hashed);
+      // Encrypted: decrypted (asynchronously) below, from a copy of the pooled buffer.
+      if (this.#format.sealed) return { sealed: Buffer.from(bytes) };
+      const parsed = this.#format.parse(bytes, loc.file.hashed);
       // Not decodable: hand the text to the serializer, which fails, so the base reports a decode error (or a miss).
-      return parsed === 'damaged' ? { damaged: bytes.toString('utf8') } : parsed;
+      return parsed === 'damaged' ? { damaged: this.#format.unreadable(bytes) } : parsed;
+    }).then(async (read) => {
+      if (read === null || typeof read !== 'object' || !('sealed' in read) || read.sealed === undefined) return read;
+      const bytes = read.sealed;
+      const parsed = await this.#format.read(bytes, loc.file.hashed);
+      return parsed === 'damaged' ? { damaged: this.#format.unreadable(bytes) } : parsed;
     });
     if (!file) return this.#fallback ? this.#fallbackRecord(sid, now) : null;
     if (typeof file === 'object' && 'damaged' in file) return { data: file.damaged, expiresAt: null };
@@ -169,7 +181,7 @@ export class FileStore extends SessionStore<JsonPayload, SessionMap> {
 
   protected override async _set(sid: string, data: JsonPayload, expiresAt: number, now: number, context: WriteContext): Promise<void> {
     const loc = locate(this.#layout, sid);
-    const out = this.#format.write(data as string, expiresAt, now, loc.file.hashed ? sid : undefined);
+    const out = await this.#format.write(data as string, expiresAt, now, loc.file.hashed ? sid : undefined);
     const temp = await this.#writeTemp(loc, out);
     // Before the rename: a session with an owner is never visible without its index entry.
     if (context.owner !== null) await addEntry(this.path, context.owner, loc.file.name);
@@ -187,11 +199,11 @@ export class FileStore extends SessionStore<JsonPayload, SessionMap> {
     return this.#queue.run(loc.path, async () => {
       const read = await readRegularFile(loc.path);
       if (!read) return false;
-      const file = this.#format.read(read.bytes, loc.file.hashed);
+      const file = await this.#format.read(read.bytes, loc.file.hashed);
       // A tombstone is a string here: it is never touched, so it ends with its revocation window.
       if (typeof file === 'string' || (loc.file.hashed && file.sid !== sid)) return false;
       if (fileExpiry(file, this.ttl) <= now) return false;
-      const temp = await this.#writeTemp(loc, this.#format.rewrite(file, expiresAt, now, loc.file.hashed ? sid : undefined));
+      const temp = await this.#writeTemp(loc, await this.#format.rewrite(file, expiresAt, now, loc.file.hashed ? sid : undefined));
       // Only replace the file we read: a destroy or a newer set (of another process) that finished meanwhile wins.
       if (!sameFile(read.stats, await lstatOrNull(loc.path))) {
         await unlink(temp).catch(() => {});
@@ -209,7 +221,7 @@ export class FileStore extends SessionStore<JsonPayload, SessionMap> {
       return;
     }
     // Written before taking the queue, renamed over the session inside it: one atomic replace.
-    const temp = await this.#writeTemp(loc, this.#format.tombstone(), tombstoneUntil);
+    const temp = await this.#writeTemp(loc, await this.#format.tombstone(), tombstoneUntil);
     await this.#queue.run(loc.path, () => commit(temp, loc.path, loc.dir, this.#fsync));
   }
 

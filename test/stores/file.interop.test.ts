@@ -255,10 +255,54 @@ describe('FileStore: session-file-store options and methods', () => {
     expect(await ours.ids()).toEqual([]);
   });
 
-  it('secret: null or false means no encryption, as in session-file-store; a real secret is refused', () => {
+  it('secret: null or false means no encryption, as in session-file-store', () => {
     for (const secret of [null, false] as const) opened.push(new FileStore({ path: join(outer, `s${++n}`), secret }));
-    expect(() => new FileStore({ path: join(outer, `s${++n}`), secret: 'x' as never })).toThrow(
-      expect.objectContaining({ code: 'SESSION_STORE_INVALID_OPTION' }),
-    );
+  });
+
+  describe("session-file-store's secret (kruptein format)", () => {
+    const secret = 'squirrel';
+    function secretPair(): { dir: string; ours: FileStore; legacyApi: LegacyApi; legacy: Store } {
+      const dir = join(outer, `enc${++n}`);
+      const legacy = new LegacyFileStore({ path: dir, ttl: 3600, retries: 0, logFn() {}, reapInterval: -1, secret });
+      const ours = new FileStore({ path: dir, ttl: 3600, reapInterval: -1, secret });
+      opened.push(ours);
+      return { dir, ours, legacy, legacyApi: promisified(legacy) };
+    }
+
+    it('both ways: each reads and touches what the other encrypted; nothing readable on disk', async () => {
+      const { dir, ours, legacyApi } = secretPair();
+      await legacyApi.set('theirs', sess(HOUR, { user: 'alice', card: '4111' }));
+      await ours.set('mine', sess(HOUR, { user: 'bob', card: '5500' }));
+      for (const name of readdirSync(dir)) expect(readFileSync(join(dir, name), 'utf8')).not.toMatch(/alice|bob|4111|5500/);
+      expect(await ours.get('theirs')).toMatchObject({ user: 'alice', card: '4111' });
+      expect(await legacyApi.get('mine')).toMatchObject({ user: 'bob', card: '5500' });
+      await ours.touch('theirs', sess(2 * HOUR, { user: 'alice', card: '4111' }));
+      expect(await legacyApi.get('theirs')).toMatchObject({ user: 'alice' });
+      await legacyApi.touch('mine', sess(2 * HOUR, { user: 'bob', card: '5500' }));
+      expect(await ours.get('mine')).toMatchObject({ user: 'bob' });
+      expect((await ours.ids()).sort()).toEqual(['mine', 'theirs']);
+      await ours.destroy('theirs');
+      expect(await ours.get('theirs')).toBeNull();
+    });
+
+    it('a file tampered with, encrypted with another secret, or not encrypted reads as no session with an error event', async () => {
+      const { dir, ours, legacyApi } = secretPair();
+      const errors: unknown[] = [];
+      ours.on('error', (err: unknown) => errors.push(err));
+      await legacyApi.set('t', sess(HOUR, { n: 1 }));
+      const file = join(dir, 't.json');
+      const sealed = JSON.parse(readFileSync(file, 'utf8')) as { ct: string };
+      sealed.ct = (sealed.ct[0] === 'A' ? 'B' : 'A') + sealed.ct.slice(1);
+      writeFileSync(file, JSON.stringify(sealed));
+      expect(await ours.get('t')).toBeNull();
+      const other = new LegacyFileStore({ path: dir, ttl: 3600, retries: 0, logFn() {}, reapInterval: -1, secret: 'another' });
+      await promisified(other).set('o', sess(HOUR, { n: 2 }));
+      expect(await ours.get('o')).toBeNull();
+      const plain = new FileStore({ path: dir, reapInterval: -1 });
+      opened.push(plain);
+      await plain.set('p', sess(HOUR, { n: 3 }));
+      expect(await ours.get('p')).toBeNull();
+      expect(errors).toHaveLength(3);
+    });
   });
 });

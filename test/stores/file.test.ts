@@ -20,7 +20,7 @@ import { isSessionStoreError } from '../../shared/errors.js';
 import { FileStore, type FileStoreOptions } from '../../stores/file/index.js';
 import FileStoreDefault from '../../stores/file/index.js';
 import { fileNameOf, sidOfName } from '../../stores/file/names.js';
-import { AT_REST_MODES, conformanceIn, HOUR, atRestOptions, sess } from './helpers.js';
+import { AT_REST_MODES, type AtRestMode, conformanceIn, HOUR, atRestOptions, sess } from './helpers.js';
 import { fileRaw } from './raw.js';
 
 // Everything lives inside `outer`: a file appearing beside `root` means a sid escaped its directory.
@@ -45,7 +45,13 @@ function tree(dir: string): string[] {
 }
 
 // The whole suite plain, then with sessions encrypted, under hashed ids, and both (issue 17).
-for (const mode of [undefined, ...AT_REST_MODES]) {
+// session-file-store's `secret` (its kruptein format): every group but atRest, which checks our own `encryption`.
+const secretMode: AtRestMode = {
+  label: "session-file-store's secret",
+  options: {},
+  groups: AT_REST_MODES[0]!.groups!.filter((g) => g !== 'atRest'),
+};
+for (const mode of [undefined, ...AT_REST_MODES, secretMode]) {
   conformanceIn(mode, {
     test: it,
     describe,
@@ -62,7 +68,7 @@ for (const mode of [undefined, ...AT_REST_MODES]) {
         // A hang guard, not a speed requirement: 50 writes of one sid queue behind each other, and on a machine
         // with every core busy they take longer than the 5 s default (the timeout itself is tested elsewhere).
         operationTimeoutMs: 30_000,
-        ...atRestOptions(opts, mode),
+        ...(mode === secretMode ? { secret: 'squirrel' } : atRestOptions(opts, mode)),
       }),
     teardown: async (store) => {
       const s = store as FileStore;
@@ -179,7 +185,9 @@ describe('FileStore: layout (session-file-store compatible)', () => {
       { shard: 1.5 },
       { reapInterval: -2 },
       { path: '' },
-      { secret: 's' },
+      { secret: '' },
+      { secret: 's', encoder: JSON.stringify },
+      { secret: 's', encryption: { keys: [Buffer.alloc(32)] } },
     ] as FileStoreOptions[]) {
       let caught: unknown;
       try {
