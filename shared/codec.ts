@@ -110,8 +110,9 @@ export class Codec<Stored> {
     const sealed: SealedRecord = { sealed: this.encryption!.seal(sid, text) };
     // Sealed for the key it is stored under: moved to another key, it no longer authenticates.
     if (key !== sid) sealed.id = this.encryption!.seal(key, sid);
-    const { cookie } = JSON.parse(text) as { cookie?: unknown };
-    if (cookie !== undefined) sealed.cookie = cookie;
+    // The cookie's JSON view (a Cookie's toJSON), without parsing the whole session back.
+    const cookie = JSON.stringify((session as { cookie?: unknown }).cookie) as string | undefined;
+    if (cookie !== undefined) sealed.cookie = JSON.parse(cookie) as unknown;
     return sealed as unknown as SessionData;
   }
 

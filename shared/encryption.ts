@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomFillSync } from 'node:crypto';
 import { invalid } from './options.js';
 
 /**
@@ -60,7 +60,7 @@ export class Encryption {
   /** Encrypts `plaintext` for `sid` with the newest key. */
   seal(sid: string, plaintext: string): string {
     const key = this.#keys[0]!;
-    const nonce = randomBytes(NONCE_BYTES);
+    const nonce = nextNonce();
     const cipher = createCipheriv('aes-256-gcm', key.bytes, nonce);
     cipher.setAAD(Buffer.from(sid, 'utf8'));
     const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
@@ -92,6 +92,24 @@ export class Encryption {
     }
     throw new Error(named.length > 0 ? 'the record failed authentication' : `no key with id ${id} (removed from encryption.keys?)`);
   }
+}
+
+/**
+ * Random nonces, {@link NONCE_BYTES} each, cut from a pool refilled by the CSPRNG 4 KB at a time: one
+ * `randomBytes(12)` call costs ~8 µs here, a fifth of a whole 5 KB seal. Each nonce is used once (a copy is returned).
+ */
+const NONCE_POOL = Buffer.alloc(NONCE_BYTES * 341);
+let nonceAt = NONCE_POOL.length;
+function nextNonce(): Buffer {
+  if (nonceAt + NONCE_BYTES > NONCE_POOL.length) {
+    randomFillSync(NONCE_POOL);
+    nonceAt = 0;
+  }
+  const nonce = Buffer.from(NONCE_POOL.subarray(nonceAt, nonceAt + NONCE_BYTES));
+  // Wiped as it is handed out: a byte of the pool is never handed out twice.
+  NONCE_POOL.fill(0, nonceAt, nonceAt + NONCE_BYTES);
+  nonceAt += NONCE_BYTES;
+  return nonce;
 }
 
 /** True when a parsed record is what {@link Encryption} stores. */
