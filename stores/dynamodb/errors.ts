@@ -1,17 +1,6 @@
 // What the AWS SDK's failures say about the server (see SessionStore._diagnose).
 
-// Socket-level failures: the endpoint is unreachable or the connection died under us.
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'ECONNABORTED',
-]);
+import { SOCKET_ERROR_CODES } from '../../shared/network-errors.js';
 
 // The SDK's names for a request that took too long (its own timeouts, or our abort signal).
 const TIMEOUT_NAMES = new Set(['TimeoutError', 'AbortError', 'RequestTimeout', 'RequestTimeoutException', 'ETIMEDOUT']);
@@ -25,7 +14,8 @@ function codeOf(err: unknown): string | undefined {
 function isNetworkError(err: unknown, depth = 0): boolean {
   if (err === null || typeof err !== 'object' || depth > 3) return false;
   const code = codeOf(err);
-  if (code !== undefined && NETWORK_CODES.has(code)) return true;
+  // Socket-level failures: the endpoint is unreachable or the connection died (ETIMEDOUT is a timeout here).
+  if (code !== undefined && SOCKET_ERROR_CODES.has(code)) return true;
   const e = err as { errors?: unknown; cause?: unknown };
   // Node reports a refused dual-stack connect as an AggregateError of per-address errors.
   if (Array.isArray(e.errors) && e.errors.some((x) => isNetworkError(x, depth + 1))) return true;

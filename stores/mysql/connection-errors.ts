@@ -1,15 +1,9 @@
-// Socket-level failures: the server is unreachable or the connection died under us.
+import { SOCKET_ERROR_CODES } from '../../shared/network-errors.js';
+
+// Socket-level failures: the server is unreachable or the connection died under us (a connect timeout included).
 const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
+  ...SOCKET_ERROR_CODES,
   'ETIMEDOUT',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'ECONNABORTED',
   // mysql2's names for a connection that the server closed or that can no longer be used.
   'PROTOCOL_CONNECTION_LOST',
   'PROTOCOL_SEQUENCE_TIMEOUT',

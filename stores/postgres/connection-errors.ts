@@ -1,16 +1,7 @@
-// Socket-level failures: the server is unreachable or the connection died under us.
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'ECONNABORTED',
-]);
+import { SOCKET_ERROR_CODES } from '../../shared/network-errors.js';
+
+// Socket-level failures: the server is unreachable or the connection died under us (a connect timeout included).
+const NETWORK_CODES = new Set([...SOCKET_ERROR_CODES, 'ETIMEDOUT']);
 
 // SQLSTATEs meaning "the server is going away or not accepting connections": admin_shutdown, crash_shutdown,
 // cannot_connect_now (starting up, shutting down, in recovery), too_many_connections is *not* here: the server is up.
