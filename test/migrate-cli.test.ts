@@ -3,34 +3,17 @@
  * store modules, checked by exit code and output; a migration killed half-way and run again.
  */
 import { execFile, spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { InspectReport } from '../cli/inspect.js';
 import type { MigrateReport } from '../cli/migrate.js';
 import { call } from '../cli/store-api.js';
-import { openStoreUrl, type OpenedStore } from '../cli/urls.js';
-import { contents, seed, sessions, storeUrls, withParams } from './migrate-helpers.js';
+import { contents, seed, sessions, migrateFixture, withParams } from './migrate-helpers.js';
 import { uniqueName } from './servers/index.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const { dir, url } = await storeUrls();
-const opened: OpenedStore[] = [];
-
-afterAll(async () => {
-  for (const o of opened) {
-    await (o.store as { clear?: () => Promise<void> }).clear?.().catch(() => {});
-    await o.close().catch(() => {});
-  }
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function open(spec: string): Promise<OpenedStore> {
-  const o = await openStoreUrl(spec, { create: true });
-  opened.push(o);
-  return o;
-}
+const { dir, url, open } = await migrateFixture();
 
 interface Run {
   code: number;

@@ -2,10 +2,12 @@
  * Shared by the migrate/inspect tests: a fresh store URL per backend (a namespace of its own on the run's
  * servers), seeded sessions, and reading a store back as text.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SessionData, Store } from 'express-session';
+import { afterAll } from 'vitest';
+import { type OpenedStore, openStoreUrl } from '../cli/urls.js';
 import { getSession, listIds, sessionText } from '../cli/store-api.js';
 import { normalized } from '../cli/migrate.js';
 import { serverOrSkip, uniqueName } from './servers/index.js';
@@ -46,6 +48,32 @@ export async function storeUrls(): Promise<{ dir: string; url: (kind: BackendKin
     }
   };
   return { dir, url };
+}
+
+/**
+ * {@link storeUrls} for one test file, and `open()`: every store opened through it (creating its table) is
+ * cleared and closed after the file, and the directory removed.
+ */
+export async function migrateFixture(): Promise<{
+  dir: string;
+  url: (kind: BackendKind) => string | undefined;
+  open: (spec: string) => Promise<OpenedStore>;
+}> {
+  const { dir, url } = await storeUrls();
+  const opened: OpenedStore[] = [];
+  afterAll(async () => {
+    for (const o of opened) {
+      await (o.store as { clear?: () => Promise<void> }).clear?.().catch(() => {});
+      await o.close().catch(() => {});
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const open = async (spec: string): Promise<OpenedStore> => {
+    const o = await openStoreUrl(spec, { create: true });
+    opened.push(o);
+    return o;
+  };
+  return { dir, url, open };
 }
 
 /**

@@ -2,32 +2,20 @@
  * `migrate` with 100,000 sessions (SQLite → Redis): all copied with their expiries, verified, and a second run
  * converges without writing. Speed is measured by bench/migrate.ts, never asserted here.
  */
-import { rmSync } from 'node:fs';
 import type { SessionData } from 'express-session';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { migrate } from '../cli/migrate.js';
 import { call, expiryOf, getSession } from '../cli/store-api.js';
-import { openStoreUrl, type OpenedStore } from '../cli/urls.js';
-import { seed, sessions, storeUrls } from './migrate-helpers.js';
+import { seed, sessions, migrateFixture } from './migrate-helpers.js';
 
-const { dir, url } = await storeUrls();
-const opened: OpenedStore[] = [];
-
-afterAll(async () => {
-  for (const o of opened) {
-    await (o.store as { clear?: () => Promise<void> }).clear?.().catch(() => {});
-    await o.close().catch(() => {});
-  }
-  rmSync(dir, { recursive: true, force: true });
-});
+const { url, open } = await migrateFixture();
 
 const N = 100_000;
 
 describe.skipIf(!url('sqlite') || !url('redis'))(`migrate ${N.toLocaleString('en-US')} sessions`, () => {
   it('SQLite → Redis: every session, verified; a re-run converges without writing', { timeout: 600_000 }, async () => {
-    const source = await openStoreUrl(url('sqlite')!, { create: true });
-    const target = await openStoreUrl(url('redis')!, { create: true });
-    opened.push(source, target);
+    const source = await open(url('sqlite')!);
+    const target = await open(url('redis')!);
     const items: Array<[string, SessionData]> = sessions(N, (i) => 3_600_000 + i);
     await seed(source.store, items, 256);
     expect(await call(source.store, 'length')).toBe(N);

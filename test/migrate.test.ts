@@ -3,35 +3,19 @@
  * stores as sources, sessions expiring during the run, re-runs that converge without resurrecting anything, and
  * newest-write-wins against a target the application already writes to.
  */
-import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SessionData, Store } from 'express-session';
 import session from 'express-session';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../cli/migrate.js';
 import { call, expiryOf, getSession } from '../cli/store-api.js';
-import { openStoreUrl, type OpenedStore } from '../cli/urls.js';
-import { KINDS, contents, seed, sessions, storeUrls, textOf, withParams } from './migrate-helpers.js';
+import type { OpenedStore } from '../cli/urls.js';
+import { KINDS, contents, seed, sessions, migrateFixture, textOf, withParams } from './migrate-helpers.js';
 import { redisCluster, serverOrSkip, skipIfMissing, uniqueName } from './servers/index.js';
 import { sess } from './stores/helpers.js';
 
-const { dir, url } = await storeUrls();
+const { dir, url, open } = await migrateFixture();
 const cluster = url('redis') ? await skipIfMissing('redis-cluster', redisCluster) : undefined;
-const opened: OpenedStore[] = [];
-
-async function open(spec: string): Promise<OpenedStore> {
-  const o = await openStoreUrl(spec, { create: true });
-  opened.push(o);
-  return o;
-}
-
-afterAll(async () => {
-  for (const o of opened) {
-    await (o.store as { clear?: () => Promise<void> }).clear?.().catch(() => {});
-    await o.close().catch(() => {});
-  }
-  rmSync(dir, { recursive: true, force: true });
-});
 
 /** Sessions per source: small, FerretDB serializes writes on one SQLite file. */
 const PER_SOURCE = 12;
