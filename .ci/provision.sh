@@ -53,8 +53,10 @@ build_ferretdb() {
   echo "[provision] building FerretDB with $("$go" version)"
   mkdir -p "$dir/bin"
   # -mod=readonly: go.mod and go.sum are committed and must already be complete (reproducible build).
-  (cd "$dir" && CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -mod=readonly" "$go" build -trimpath -o bin/ferretdb.tmp .)
-  mv "$dir/bin/ferretdb.tmp" "$bin"
+  # A temporary name per process: the test setup may build at the same time (tests started during provisioning);
+  # each build is renamed into place whole, so the last one wins and the binary is never half written.
+  (cd "$dir" && CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -mod=readonly" "$go" build -trimpath -o "bin/ferretdb.tmp.$$" .)
+  mv "$dir/bin/ferretdb.tmp.$$" "$bin"
   echo "$stamp" >"$bin.stamp"
 }
 

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Store } from 'express-session';
-import type { Capabilities, FactoryHints } from './options.js';
+import type { Capabilities, FactoryHints, RawStorage } from './options.js';
 
 /**
  * What a store module exports (ESM or CommonJS). Only the factory is required:
@@ -37,6 +37,11 @@ export interface StoreModule {
    * runner's default (20000) otherwise. Only the runner's bound: a store's own timeouts are its factory's business.
    */
   timeoutMs?: number;
+  /**
+   * The backend's raw storage as the store's own client or files show it, for the `atRest` group (a store with
+   * encryption or hashed ids at rest; skipped without it). See {@link RawStorage}.
+   */
+  raw?: RawStorage;
 }
 
 const TYPESCRIPT = /\.[cm]?tsx?$/;

@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomFillSync } from 'node:crypto';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { invalid } from './options.js';
 
 /**
@@ -16,6 +17,15 @@ export interface EncryptionOptions {
    * their next save. Default false: a plaintext record is refused like a record that fails authentication.
    */
   allowPlaintext?: boolean;
+  /**
+   * Compress (deflate) a session's JSON before encrypting it when it is longer than this many characters (`true`:
+   * 16,384). Ciphertext does not compress, so a backend's own compression of large records stops working once they
+   * are encrypted: DynamoDBStore needs this for sessions over ~300 KB (its items hold 400 KB). Off by default:
+   * compressed sizes leak how much of a session repeats itself, so someone who can both see record sizes and put
+   * chosen text into a session can learn about the rest of it (the CRIME/BREACH attacks). Records are authenticated
+   * before they are decompressed; reading compressed records needs no option.
+   */
+  compress?: boolean | number;
 }
 
 /** What an encrypted record holds, in place of the session, before the backend's serializer stores it. */
@@ -32,6 +42,11 @@ export interface SealedRecord {
 }
 
 const VERSION = 'v1';
+/** Records whose JSON was deflated before sealing; the version is part of their associated data. */
+const DEFLATED = 'z1';
+const DEFLATED_AAD = Buffer.from(`${DEFLATED}\0`, 'latin1');
+/** Refuses to inflate an (authenticated) record beyond this: no session is that large. */
+const MAX_INFLATED = 256 * 1024 * 1024;
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 
@@ -44,17 +59,27 @@ interface Key {
 export class Encryption {
   readonly allowPlaintext: boolean;
   readonly #keys: Key[];
+  readonly #compressAbove: number;
 
   /** @throws SessionStoreError `SESSION_STORE_INVALID_OPTION` for a missing, short or malformed key */
   constructor(options: EncryptionOptions) {
     if (typeof options !== 'object' || options === null || !Array.isArray(options.keys) || options.keys.length === 0) {
       throw invalid('encryption.keys must be a non-empty array of keys (newest first)');
     }
+    for (const name of Object.keys(options)) {
+      if (!['keys', 'allowPlaintext', 'compress'].includes(name)) {
+        throw invalid(`encryption has no option ${JSON.stringify(name)} (keys, allowPlaintext, compress)`);
+      }
+    }
     this.#keys = options.keys.map((key, i) => toKey(key, `encryption.keys[${i}]`));
     if (options.allowPlaintext !== undefined && typeof options.allowPlaintext !== 'boolean') {
       throw invalid('encryption.allowPlaintext must be a boolean');
     }
     this.allowPlaintext = options.allowPlaintext === true;
+    const { compress = false } = options;
+    if (typeof compress === 'boolean') this.#compressAbove = compress ? 16_384 : Infinity;
+    else if (Number.isSafeInteger(compress) && compress >= 0) this.#compressAbove = compress;
+    else throw invalid('encryption.compress must be a boolean or a number of characters (an integer >= 0)');
   }
 
   /** Encrypts `plaintext` for `sid` with the newest key. */
@@ -62,9 +87,13 @@ export class Encryption {
     const key = this.#keys[0]!;
     const nonce = nextNonce();
     const cipher = createCipheriv('aes-256-gcm', key.bytes, nonce);
-    cipher.setAAD(Buffer.from(sid, 'utf8'));
-    const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-    return `${VERSION}.${key.id}.${Buffer.concat([nonce, body, cipher.getAuthTag()]).toString('base64url')}`;
+    const deflate = plaintext.length > this.#compressAbove;
+    cipher.setAAD(aad(deflate, sid));
+    // Level 1: a 1 MB session deflates in a few ms (the event loop's budget), most of the gain of higher levels.
+    const body = deflate
+      ? Buffer.concat([cipher.update(deflateRawSync(Buffer.from(plaintext, 'utf8'), { level: 1 })), cipher.final()])
+      : Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+    return `${deflate ? DEFLATED : VERSION}.${key.id}.${Buffer.concat([nonce, body, cipher.getAuthTag()]).toString('base64url')}`;
   }
 
   /**
@@ -73,7 +102,10 @@ export class Encryption {
    */
   open(sid: string, sealed: string): string {
     const [version, id, payload] = sealed.split('.');
-    if (version !== VERSION || id === undefined || payload === undefined) throw new Error(`not a ${VERSION} sealed record`);
+    const deflated = version === DEFLATED;
+    if ((version !== VERSION && !deflated) || id === undefined || payload === undefined) {
+      throw new Error(`not a ${VERSION} or ${DEFLATED} sealed record`);
+    }
     const bytes = Buffer.from(payload, 'base64url');
     if (bytes.length < NONCE_BYTES + TAG_BYTES) throw new Error('sealed record too short');
     const nonce = bytes.subarray(0, NONCE_BYTES);
@@ -83,15 +115,22 @@ export class Encryption {
     for (const key of named.length > 0 ? named : this.#keys) {
       try {
         const decipher = createDecipheriv('aes-256-gcm', key.bytes, nonce);
-        decipher.setAAD(Buffer.from(sid, 'utf8'));
+        decipher.setAAD(aad(deflated, sid));
         decipher.setAuthTag(tag);
-        return Buffer.concat([decipher.update(body), decipher.final()]).toString('utf8');
+        const plain = Buffer.concat([decipher.update(body), decipher.final()]);
+        return (deflated ? inflateRawSync(plain, { maxOutputLength: MAX_INFLATED }) : plain).toString('utf8');
       } catch {
         // the next key, if any
       }
     }
     throw new Error(named.length > 0 ? 'the record failed authentication' : `no key with id ${id} (removed from encryption.keys?)`);
   }
+}
+
+/** The associated data: the sid, behind the format's version for deflated records (so no one can swap formats). */
+function aad(deflated: boolean, sid: string): Buffer {
+  const id = Buffer.from(sid, 'utf8');
+  return deflated ? Buffer.concat([DEFLATED_AAD, id]) : id;
 }
 
 /**

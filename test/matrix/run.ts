@@ -89,7 +89,6 @@ async function runEntry(entry: (typeof ENTRIES)[number]): Promise<Row> {
   // which of our failures are already known (not fatal).
   const report = await runConformance({
     ...rest,
-    onResult: (r) => void process.stderr.write(r.status === 'failed' ? 'x' : r.status === 'skipped' ? '-' : '.'),
   });
   try {
     await cleanup?.();
@@ -220,18 +219,29 @@ async function main(): Promise<number> {
   const only = process.argv.slice(2);
   const unknown = only.filter((name) => !ENTRIES.some((e) => e.file === name));
   if (unknown.length) throw new Error(`unknown store module(s): ${unknown.join(', ')}; known: ${ENTRIES.map((e) => e.file).join(', ')}`);
-  const rows: Row[] = [];
-  for (const entry of ENTRIES.filter((e) => only.length === 0 || only.includes(e.file))) {
-    process.stderr.write(`${entry.file}: `);
-    const row = await runEntry(entry);
-    const r = row.report;
-    process.stderr.write(
-      r
-        ? ` ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped (${(r.durationMs / 1000).toFixed(1)} s)\n`
-        : `not available: ${row.reason}\n`,
-    );
-    rows.push(row);
-  }
+  const entries = ENTRIES.filter((e) => only.length === 0 || only.includes(e.file));
+  // Stores run side by side (MATRIX_CONCURRENCY, default 3): most of a run is waiting on servers and on the suite's
+  // own expiry timers, and every store works in its own namespace. Rows keep the display order.
+  const concurrency = Math.max(1, Number(process.env.MATRIX_CONCURRENCY) || 3);
+  const rows: Row[] = new Array(entries.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < entries.length) {
+      const i = next++;
+      const entry = entries[i]!;
+      const row = await runEntry(entry);
+      const r = row.report;
+      process.stderr.write(
+        `${entry.file}: ${
+          r
+            ? `${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped (${(r.durationMs / 1000).toFixed(1)} s)`
+            : `not available: ${row.reason}`
+        }\n`,
+      );
+      rows[i] = row;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, entries.length) }, worker));
   if (only.length === 0) await writeResults(rows);
   else process.stdout.write(markdown(rows));
   const problems = rows.flatMap(problemsOf);

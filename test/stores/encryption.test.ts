@@ -112,6 +112,30 @@ describe('what an encrypted SQLite store holds', () => {
     await keyless.close();
   });
 
+  it('compress: large sessions are deflated before sealing; every store reads both forms, swapping forms is a miss', async () => {
+    const big = { user: 'ann', blob: 'repeat me '.repeat(50_000) };
+    const compressing = open({ encryption: { ...encryption, compress: 1_000 } });
+    await compressing.set('big', sess(Date.now() + HOUR, big));
+    await compressing.set('small', sess(Date.now() + HOUR, { user: 'bob' }));
+    const stored = JSON.parse(raw(compressing, 'big')!) as { sealed: string };
+    expect(stored.sealed).toMatch(/^z1\./);
+    expect(stored.sealed.length).toBeLessThan(20_000);
+    expect((JSON.parse(raw(compressing, 'small')!) as { sealed: string }).sealed).toMatch(/^v1\./);
+    expect(await compressing.get('big')).toMatchObject(big);
+    await compressing.close();
+    // Reading needs no option; a record whose format was changed from z1 to v1 does not authenticate.
+    const reader = open();
+    const errors: unknown[] = [];
+    reader.on('error', (err) => errors.push(err));
+    expect(await reader.get('big')).toMatchObject(big);
+    reader.client
+      .prepare('UPDATE sessions SET sess = ? WHERE sid = ?')
+      .run(JSON.stringify({ ...stored, sealed: stored.sealed.replace(/^z1/, 'v1') }), 'big');
+    expect(await reader.get('big')).toBeNull();
+    expect(errors).toHaveLength(1);
+    await reader.close();
+  });
+
   it('refuses unusable keys at construction', () => {
     const bad = [
       { keys: [] },
@@ -120,6 +144,9 @@ describe('what an encrypted SQLite store holds', () => {
       { keys: [42] },
       {},
       { keys: [KEY], allowPlaintext: 'yes' },
+      { keys: [KEY], allowPlainText: true },
+      { keys: [KEY], compress: -1 },
+      { keys: [KEY], compress: 'yes' },
     ];
     for (const option of bad) {
       expect(() => new MemoryStore({ encryption: option as never }), JSON.stringify(option)).toThrow(

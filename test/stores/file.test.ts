@@ -20,7 +20,7 @@ import { isSessionStoreError } from '../../shared/errors.js';
 import { FileStore, type FileStoreOptions } from '../../stores/file/index.js';
 import FileStoreDefault from '../../stores/file/index.js';
 import { fileNameOf, sidOfName } from '../../stores/file/names.js';
-import { AT_REST_MODES, type AtRestMode, conformanceIn, HOUR, atRestOptions, sess } from './helpers.js';
+import { AT_REST_MODES, type AtRestMode, conformanceIn, HOUR, atRestOptions, sess, STORAGE_GROUPS } from './helpers.js';
 import { fileRaw } from './raw.js';
 
 // Everything lives inside `outer`: a file appearing beside `root` means a sid escaped its directory.
@@ -49,7 +49,7 @@ function tree(dir: string): string[] {
 const secretMode: AtRestMode = {
   label: "session-file-store's secret",
   options: {},
-  groups: AT_REST_MODES[0]!.groups!.filter((g) => g !== 'atRest'),
+  groups: STORAGE_GROUPS.filter((g) => g !== 'atRest'),
 };
 for (const mode of [undefined, ...AT_REST_MODES, secretMode]) {
   conformanceIn(mode, {

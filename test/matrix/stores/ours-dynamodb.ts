@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStore } from '../../../stores/dynamodb/index.js';
 import type { FactoryHints } from '../../../conformance/options.js';
+import { dynamodbRaw } from '../../stores/raw.js';
 import { dynamodbServer, uniqueName } from '../../servers/index.js';
 import { dynamoClientConfig } from '../../servers/probe.js';
 
@@ -14,6 +15,8 @@ let counter = 0;
 
 export const name = 'session-stores DynamoDBStore';
 export const backend = server.description;
+/** What the backend holds, read through its own client or files: for the atRest group. */
+export const raw = dynamodbRaw;
 /**
  * dynalite is one single-threaded JavaScript process, and the AWS SDK spends 1-2 ms of CPU per request: the 4,000
  * requests of the 1,000-parallel concurrency test take 20 s on a loaded 2-core machine.
@@ -34,6 +37,8 @@ export async function factory(hints: FactoryHints = {}): Promise<DynamoDBStore> 
     touchAfter: hints.touchAfter,
     disableTouch: hints.disableTouch,
     owner: hints.owner,
+    encryption: hints.encryption,
+    hashIds: hints.hashIds,
     // dynalite is one single-threaded JavaScript process: 1,000 parallel writes can queue for seconds.
     operationTimeoutMs: 60_000,
   });

@@ -4,12 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileStore } from '../../../stores/file/index.js';
 import type { FactoryHints } from '../../../conformance/options.js';
+import { fileRaw } from '../../stores/raw.js';
 
 const root = mkdtempSync(join(tmpdir(), 'session-stores-file-'));
 let counter = 0;
 
 export const name = 'session-stores FileStore';
 export const backend = 'local file system';
+/** What the backend holds, read through its own client or files: for the atRest group. */
+export const raw = fileRaw;
 
 export default function factory(hints: FactoryHints = {}): FileStore {
   return new FileStore({
@@ -18,6 +21,8 @@ export default function factory(hints: FactoryHints = {}): FileStore {
     touchAfter: hints.touchAfter,
     disableTouch: hints.disableTouch,
     owner: hints.owner,
+    encryption: hints.encryption,
+    hashIds: hints.hashIds,
     reapInterval: -1,
   });
 }

@@ -1,11 +1,21 @@
 /** Our MemoryStore, configured the way its README and test file do. */
 import { MemoryStore } from '../../../stores/memory/index.js';
 import type { FactoryHints } from '../../../conformance/options.js';
+import { memoryRaw } from '../../stores/raw.js';
 
 export const name = 'session-stores MemoryStore';
 export const backend = 'in-process memory';
+/** What the backend holds, read through its own client or files: for the atRest group. */
+export const raw = memoryRaw;
 
 // Capabilities come from the store itself (`store.supports`).
 export default function factory(hints: FactoryHints = {}): MemoryStore {
-  return new MemoryStore({ ttl: hints.ttl, touchAfter: hints.touchAfter, disableTouch: hints.disableTouch, owner: hints.owner });
+  return new MemoryStore({
+    ttl: hints.ttl,
+    touchAfter: hints.touchAfter,
+    disableTouch: hints.disableTouch,
+    owner: hints.owner,
+    encryption: hints.encryption,
+    hashIds: hints.hashIds,
+  });
 }

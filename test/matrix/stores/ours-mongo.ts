@@ -2,6 +2,7 @@
 import { MongoClient } from 'mongodb';
 import { MongoStore } from '../../../stores/mongo/index.js';
 import type { FactoryHints } from '../../../conformance/options.js';
+import { mongoRaw } from '../../stores/raw.js';
 import { mongoServer, uniqueName } from '../../servers/index.js';
 
 const server = await mongoServer();
@@ -10,6 +11,8 @@ const dbName = uniqueName('session_stores');
 
 export const name = 'session-stores MongoStore';
 export const backend = server.description;
+/** What the backend holds, read through its own client or files: for the atRest group. */
+export const raw = mongoRaw;
 
 export async function factory(hints: FactoryHints = {}): Promise<MongoStore> {
   const store = new MongoStore({
@@ -20,6 +23,8 @@ export async function factory(hints: FactoryHints = {}): Promise<MongoStore> {
     touchAfter: hints.touchAfter,
     disableTouch: hints.disableTouch,
     owner: hints.owner,
+    encryption: hints.encryption,
+    hashIds: hints.hashIds,
     // FerretDB (MongoDB over SQLite) serializes writes: 1000 parallel upserts queue for longer than the 5 s a
     // production deployment should tolerate, and the suite tests correctness here, not latency.
     operationTimeoutMs: server.description.includes('FerretDB') ? 60_000 : undefined,

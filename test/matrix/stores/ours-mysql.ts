@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import mysql from 'mysql2/promise';
 import { MySQLStore } from '../../../stores/mysql/index.js';
 import type { FactoryHints } from '../../../conformance/options.js';
+import { mysqlRaw } from '../../stores/raw.js';
 import { mysqlServer, uniqueName } from '../../servers/index.js';
 
 const server = await mysqlServer();
@@ -17,6 +18,8 @@ let counter = 0;
 
 export const name = 'session-stores MySQLStore';
 export const backend = server.description;
+/** What the backend holds, read through its own client or files: for the atRest group. */
+export const raw = mysqlRaw;
 
 export async function factory(hints: FactoryHints = {}): Promise<MySQLStore> {
   const store = new MySQLStore({
@@ -30,6 +33,8 @@ export async function factory(hints: FactoryHints = {}): Promise<MySQLStore> {
     touchAfter: hints.touchAfter,
     disableTouch: hints.disableTouch,
     owner: hints.owner,
+    encryption: hints.encryption,
+    hashIds: hints.hashIds,
   });
   // The table is created by the open; tests with 20 ms expiries must not pay for it.
   await store.ready();

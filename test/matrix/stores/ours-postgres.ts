@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { PostgresStore } from '../../../stores/postgres/index.js';
 import type { FactoryHints } from '../../../conformance/options.js';
+import { postgresRaw } from '../../stores/raw.js';
 import { postgresServer, uniqueName } from '../../servers/index.js';
 
 const server = await postgresServer();
@@ -13,6 +14,8 @@ let counter = 0;
 
 export const name = 'session-stores PostgresStore';
 export const backend = server.description;
+/** What the backend holds, read through its own client or files: for the atRest group. */
+export const raw = postgresRaw;
 
 export async function factory(hints: FactoryHints = {}): Promise<PostgresStore> {
   const store = new PostgresStore({
@@ -26,6 +29,8 @@ export async function factory(hints: FactoryHints = {}): Promise<PostgresStore> 
     touchAfter: hints.touchAfter,
     disableTouch: hints.disableTouch,
     owner: hints.owner,
+    encryption: hints.encryption,
+    hashIds: hints.hashIds,
   });
   // The table is created lazily; tests with 20 ms expiries must not pay for it.
   await store.ready();

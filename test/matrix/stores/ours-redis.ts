@@ -2,6 +2,7 @@
 import { createClient } from 'redis';
 import { RedisStore } from '../../../stores/redis/index.js';
 import type { FactoryHints } from '../../../conformance/options.js';
+import { redisRaw } from '../../stores/raw.js';
 import { redisServer, uniqueName } from '../../servers/index.js';
 
 const server = await redisServer();
@@ -12,6 +13,8 @@ let counter = 0;
 
 export const name = 'session-stores RedisStore';
 export const backend = server.description;
+/** What the backend holds, read through its own client or files: for the atRest group. */
+export const raw = redisRaw;
 
 export default function factory(hints: FactoryHints = {}): RedisStore {
   return new RedisStore({
@@ -22,6 +25,8 @@ export default function factory(hints: FactoryHints = {}): RedisStore {
     touchAfter: hints.touchAfter,
     disableTouch: hints.disableTouch,
     owner: hints.owner,
+    encryption: hints.encryption,
+    hashIds: hints.hashIds,
   });
 }
 

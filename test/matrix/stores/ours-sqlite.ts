@@ -4,12 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SQLiteStore } from '../../../stores/sqlite/index.js';
 import type { FactoryHints } from '../../../conformance/options.js';
+import { sqliteRaw } from '../../stores/raw.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'session-stores-sqlite-'));
 let counter = 0;
 
 export const name = 'session-stores SQLiteStore';
 export const backend = 'SQLite (better-sqlite3)';
+/** What the backend holds, read through its own client or files: for the atRest group. */
+export const raw = sqliteRaw;
 
 export default function factory(hints: FactoryHints = {}): SQLiteStore {
   return new SQLiteStore({
@@ -19,6 +22,8 @@ export default function factory(hints: FactoryHints = {}): SQLiteStore {
     touchAfter: hints.touchAfter,
     disableTouch: hints.disableTouch,
     owner: hints.owner,
+    encryption: hints.encryption,
+    hashIds: hints.hashIds,
   });
 }
 
