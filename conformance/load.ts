@@ -124,5 +124,12 @@ function toStoreModule(ns: Record<string, unknown>, spec: string): StoreModule {
     name: str('name') ?? spec,
     backend: str('backend'),
     ...(typeof get('timeoutMs') === 'number' ? { timeoutMs: get('timeoutMs') as number } : {}),
+    ...(isRawStorage(get('raw')) ? { raw: get('raw') as RawStorage } : {}),
   };
+}
+
+/** A `raw` export with both methods; anything else is ignored (the atRest group then says what it lacks). */
+function isRawStorage(value: unknown): boolean {
+  const raw = value as Partial<RawStorage> | undefined;
+  return typeof raw?.entries === 'function' && typeof raw.write === 'function';
 }

@@ -43,6 +43,16 @@ describe('session-stores conformance <module>', () => {
     expect(stdout).toMatch(/PASS session-stores MemoryStore: \d+ passed, 0 failed, \d+ skipped of \d+ tests/);
   });
 
+  it("runs the atRest group through the module's `raw` export", async () => {
+    const { code, stdout } = await cli('conformance', 'test/matrix/stores/ours-memory.ts', '--group', 'atRest', '--json');
+    expect(code).toBe(0);
+    const report = JSON.parse(stdout) as Report;
+    const atRest = report.tests.filter((t) => t.group === 'atRest');
+    expect(atRest.filter((t) => t.status === 'passed').length).toBeGreaterThanOrEqual(4);
+    // MemoryStore has no namespaces: only the test that needs them is skipped, none for want of a raw view.
+    expect(atRest.filter((t) => t.status === 'skipped').map((t) => t.reason)).toEqual([expect.stringContaining('namespaces')]);
+  });
+
   it("reports express-session's MemoryStore failures by name and reason, exit 1; --json is the report", async () => {
     const { code, stdout } = await cli('conformance', 'test/matrix/stores/express-session-memory.ts', '--json');
     expect(code).toBe(1);

@@ -10,13 +10,17 @@
  *
  *     node --import tsx test/matrix/run.ts [store-module-name …]   # names given: run only those, write nothing
  */
-import { readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import prettier from 'prettier';
 import { loadStoreModule } from '../../conformance/load.js';
 import { groupNames, oneLine, runConformance, type Report, type TestResult } from '../../conformance/runner.js';
+import { SERVERS_ENV, type SharedServers } from '../servers/index.js';
+import { startSharedServer, type RunningServer } from '../servers/shared.js';
+import type { Kind } from '../servers/types.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -43,6 +47,14 @@ const ENTRIES: Array<{ file: string; ours: boolean; pkg: string }> = [
   { file: 'connect-dynamodb', ours: false, pkg: 'connect-dynamodb' },
   { file: 'express-mysql-session', ours: false, pkg: 'express-mysql-session' },
 ];
+
+/** Rows that take longest: started first, so that the matrix takes about as long as the slowest of them. */
+const SLOW = new Set(['connect-pg-simple', 'connect-sqlite3']);
+/**
+ * Rows that must not run at the same time: FerretDB (one SQLite file under the MongoDB API) serializes writes, and two
+ * stores' 1,000-parallel tests at once queue each request past the suite's 30 s callback bound.
+ */
+const SERIAL = [['connect-mongo', 'ours-mongo']];
 
 /** One row of the matrix. */
 interface Row {
@@ -216,37 +228,105 @@ async function writeResults(rows: Row[]): Promise<void> {
 }
 
 async function main(): Promise<number> {
+  if (process.argv[2] === '--child') return child(process.argv[3]!, process.argv[4]!);
   const only = process.argv.slice(2);
   const unknown = only.filter((name) => !ENTRIES.some((e) => e.file === name));
   if (unknown.length) throw new Error(`unknown store module(s): ${unknown.join(', ')}; known: ${ENTRIES.map((e) => e.file).join(', ')}`);
   const entries = ENTRIES.filter((e) => only.length === 0 || only.includes(e.file));
-  // Stores run side by side (MATRIX_CONCURRENCY, default 3): most of a run is waiting on servers and on the suite's
-  // own expiry timers, and every store works in its own namespace. Rows keep the display order.
+  const { servers, stop } = await startServers();
+  // Each store runs in a process of its own, MATRIX_CONCURRENCY (default 3) at a time, on the servers started here:
+  // a store's stray rejections and exceptions (the runner reports those against the test running at the time)
+  // cannot land in another store's report, and its leftover timers and sockets die with its process. Most of a
+  // run is waiting on servers and on the suite's expiry timers; every store works in its own namespace.
   const concurrency = Math.max(1, Number(process.env.MATRIX_CONCURRENCY) || 3);
   const rows: Row[] = new Array(entries.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < entries.length) {
-      const i = next++;
-      const entry = entries[i]!;
-      const row = await runEntry(entry);
-      const r = row.report;
-      process.stderr.write(
-        `${entry.file}: ${
-          r
-            ? `${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped (${(r.durationMs / 1000).toFixed(1)} s)`
-            : `not available: ${row.reason}`
-        }\n`,
-      );
-      rows[i] = row;
-    }
+  // Rows on the same slow server run one after the other in one job; the longest jobs start first.
+  const jobs: number[][] = [];
+  entries.forEach((entry, i) => {
+    const group = SERIAL.find((g) => g.includes(entry.file));
+    const job = group && jobs.find((j) => group.includes(entries[j[0]!]!.file));
+    if (job) job.push(i);
+    else jobs.push([i]);
+  });
+  const slow = (job: number[]): number => Number(job.length > 1 || SLOW.has(entries[job[0]!]!.file));
+  const queue = jobs.sort((a, b) => slow(b) - slow(a));
+  const run = async (i: number): Promise<void> => {
+    const entry = entries[i]!;
+    const row = await runChild(entry, servers);
+    const r = row.report;
+    process.stderr.write(
+      `${entry.file}: ${
+        r
+          ? `${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped (${(r.durationMs / 1000).toFixed(1)} s)`
+          : `not available: ${row.reason}`
+      }\n`,
+    );
+    rows[i] = row;
   };
-  await Promise.all(Array.from({ length: Math.min(concurrency, entries.length) }, worker));
+  const worker = async (): Promise<void> => {
+    for (let job = queue.shift(); job !== undefined; job = queue.shift()) for (const i of job) await run(i);
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(concurrency, jobs.length) }, worker));
+  } finally {
+    await stop();
+  }
   if (only.length === 0) await writeResults(rows);
   else process.stdout.write(markdown(rows));
   const problems = rows.flatMap(problemsOf);
   for (const p of problems) process.stderr.write(`MATRIX FAILS: ${p}\n`);
   return problems.length ? 1 : 0;
+}
+
+/** The servers every store module uses, started once here and handed to the child processes. */
+async function startServers(): Promise<{ servers: SharedServers; stop: () => Promise<void> }> {
+  const kinds: Kind[] = ['redis', 'postgres', 'mongo', 'dynamodb', 'mysql'];
+  const running: RunningServer[] = [];
+  const servers: SharedServers = {};
+  await Promise.all(
+    kinds.map(async (kind) => {
+      try {
+        const server = await startSharedServer(kind);
+        running.push(server);
+        servers[kind] = { kind, url: server.url, source: server.source, description: server.description };
+      } catch (err) {
+        servers[kind] = { kind, missing: (err as Error).message };
+      }
+    }),
+  );
+  return { servers, stop: async () => void (await Promise.allSettled(running.map((s) => s.close()))) };
+}
+
+/** Runs one store module in a child process (this script with `--child`) and returns its row. */
+function runChild(entry: (typeof ENTRIES)[number], servers: SharedServers): Promise<Row> {
+  const out = join(tmpdir(), `session-stores-matrix-${process.pid}-${entry.file}.json`);
+  return new Promise((resolve) => {
+    const proc = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--child', entry.file, out], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, [SERVERS_ENV]: JSON.stringify(servers) },
+    });
+    let stderr = '';
+    proc.stderr.on('data', (chunk: Buffer) => void (stderr = (stderr + chunk.toString()).slice(-4000)));
+    proc.on('close', (code, signal) => {
+      try {
+        resolve(JSON.parse(readFileSync(out, 'utf8')) as Row);
+      } catch {
+        const label = entry.ours ? `session-stores ${entry.file.replace(/^ours-/, '')}` : entry.pkg;
+        const why = `its run ended (${signal ?? `exit code ${code}`}) without a report: ${oneLine(stderr.trim().split('\n').slice(-3).join(' '))}`;
+        resolve({ name: label, ours: entry.ours, version: versionOf(entry.pkg), available: false, reason: why, known: [] });
+      } finally {
+        rmSync(out, { force: true });
+      }
+    });
+  });
+}
+
+/** `--child <module> <out.json>`: runs one store module and writes its row. */
+async function child(file: string, out: string): Promise<number> {
+  const entry = ENTRIES.find((e) => e.file === file);
+  if (!entry) throw new Error(`unknown store module ${file}`);
+  writeFileSync(out, JSON.stringify(await runEntry(entry)));
+  return 0;
 }
 
 // process.exit, not a drained loop: third-party stores leave intervals and sockets behind (the matrix reports

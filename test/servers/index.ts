@@ -35,11 +35,16 @@ declare module 'vitest' {
   }
 }
 
+/** The environment variable through which a parent process (the matrix) hands its servers to child processes. */
+export const SERVERS_ENV = 'SESSION_STORES_SERVERS';
+
 function provided(): SharedServers | undefined {
   try {
     return inject('sessionStoresServers');
   } catch {
-    return undefined; // not inside a vitest worker
+    // not inside a vitest worker
+    const env = process.env[SERVERS_ENV];
+    return env ? (JSON.parse(env) as SharedServers) : undefined;
   }
 }
 
