@@ -1,6 +1,7 @@
 /**
  * `npm run matrix`: runs the conformance suite against every store module in test/matrix/stores (ours and the
- * popular third-party stores, each against a real server from test/servers) and writes
+ * popular third-party stores, each against a real server from test/servers, each in a child process of its own,
+ * MATRIX_CONCURRENCY=3 at a time) and writes
  * test/matrix/results/matrix.{json,md}, plus the section of docs/conformance.md between `<!-- matrix:start -->` and
  * `<!-- matrix:end -->`. Never edit those by hand: they are this script's output.
  *
@@ -85,9 +86,12 @@ const fullName = (t: TestResult): string => `${t.group}: ${t.name}`;
 const tmp = new RegExp(`${tmpdir().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/[^/\\s'"]+`, 'g');
 const stable = (text: string): string => text.replace(tmp, '<tmp>').replace(/\b[a-z][a-z0-9_]*_\d+_\d+_[a-z0-9]{4}\b/g, '<name>');
 
+/** A row's name until its module says its own. */
+const labelOf = (entry: (typeof ENTRIES)[number]): string =>
+  entry.ours ? `session-stores ${entry.file.replace(/^ours-/, '')}` : entry.pkg;
+
 async function runEntry(entry: (typeof ENTRIES)[number]): Promise<Row> {
-  const label = entry.ours ? `session-stores ${entry.file.replace(/^ours-/, '')}` : entry.pkg;
-  const row: Row = { name: label, ours: entry.ours, version: versionOf(entry.pkg), available: false, known: [] };
+  const row: Row = { name: labelOf(entry), ours: entry.ours, version: versionOf(entry.pkg), available: false, known: [] };
   let mod;
   try {
     mod = await loadStoreModule(join(here, 'stores', `${entry.file}.ts`));
@@ -99,9 +103,7 @@ async function runEntry(entry: (typeof ENTRIES)[number]): Promise<Row> {
   Object.assign(row, { name: mod.name ?? entry.file, backend: mod.backend, available: true });
   // knownFailures are not handed to the suite: the matrix shows every failure as it is, and only decides here
   // which of our failures are already known (not fatal).
-  const report = await runConformance({
-    ...rest,
-  });
+  const report = await runConformance(rest);
   try {
     await cleanup?.();
   } catch (err) {
@@ -311,9 +313,8 @@ function runChild(entry: (typeof ENTRIES)[number], servers: SharedServers): Prom
       try {
         resolve(JSON.parse(readFileSync(out, 'utf8')) as Row);
       } catch {
-        const label = entry.ours ? `session-stores ${entry.file.replace(/^ours-/, '')}` : entry.pkg;
         const why = `its run ended (${signal ?? `exit code ${code}`}) without a report: ${oneLine(stderr.trim().split('\n').slice(-3).join(' '))}`;
-        resolve({ name: label, ours: entry.ours, version: versionOf(entry.pkg), available: false, reason: why, known: [] });
+        resolve({ name: labelOf(entry), ours: entry.ours, version: versionOf(entry.pkg), available: false, reason: why, known: [] });
       } finally {
         rmSync(out, { force: true });
       }
