@@ -133,11 +133,15 @@ describe('FileStore → session-file-store', () => {
 
   it('its expiry of our files matches ours (lastAccess + originalMaxAge)', async () => {
     const { dir, ours } = pair();
+    const before = Date.now();
     await ours.set('e', sess(60_000));
     const file = JSON.parse(readFileSync(join(dir, 'e.json'), 'utf8'));
-    // session-file-store: expired once __lastAccess + originalMaxAge < now; ours: __expires. Equal to the ms
-    // (originalMaxAge is computed by express-session at the same instant as expires, up to 1 ms).
-    expect(Math.abs(file.__lastAccess + file.cookie.originalMaxAge - file.__expires)).toBeLessThanOrEqual(1);
+    // session-file-store: expired once __lastAccess + originalMaxAge < now; ours: __expires. They differ by the time
+    // between express-session setting the cookie (expires = then + originalMaxAge) and the write (__lastAccess): never
+    // negative, and no more than the time this write took, measured from what the store stored.
+    const drift = file.__lastAccess + file.cookie.originalMaxAge - file.__expires;
+    expect(drift).toBeGreaterThanOrEqual(0);
+    expect(drift).toBeLessThanOrEqual(file.__lastAccess - before + 1);
   });
 
   it('after it rewrites one of our sessions, we use its rule, not the stale __expires it copied', async () => {
