@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomFillSync } from 'node:crypto';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import { invalid } from './options.js';
+import { assertKnownKeys, invalid } from './options.js';
 
 /**
  * The `encryption` option: sessions encrypted at rest with AES-256-GCM, the sid bound as associated data.
@@ -66,11 +66,7 @@ export class Encryption {
     if (typeof options !== 'object' || options === null || !Array.isArray(options.keys) || options.keys.length === 0) {
       throw invalid('encryption.keys must be a non-empty array of keys (newest first)');
     }
-    for (const name of Object.keys(options)) {
-      if (!['keys', 'allowPlaintext', 'compress'].includes(name)) {
-        throw invalid(`encryption has no option ${JSON.stringify(name)} (keys, allowPlaintext, compress)`);
-      }
-    }
+    assertKnownKeys(options, ['keys', 'allowPlaintext', 'compress'], 'encryption');
     this.#keys = options.keys.map((key, i) => toKey(key, `encryption.keys[${i}]`));
     if (options.allowPlaintext !== undefined && typeof options.allowPlaintext !== 'boolean') {
       throw invalid('encryption.allowPlaintext must be a boolean');

@@ -1,5 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
-import { invalid } from './options.js';
+import { assertKnownKeys, invalid } from './options.js';
 
 /**
  * The `hashIds` option: each session is stored under a hash of its sid, so that a dump of the database (a backup,
@@ -31,9 +31,7 @@ export class HashedIds {
     if (typeof options !== 'object' || options === null || Array.isArray(options)) {
       throw invalid('hashIds must be true or { secret?, migrate? }');
     }
-    for (const name of Object.keys(options)) {
-      if (name !== 'secret' && name !== 'migrate') throw invalid(`hashIds has no option ${JSON.stringify(name)} (secret, migrate)`);
-    }
+    assertKnownKeys(options, ['secret', 'migrate'], 'hashIds');
     if (options.migrate !== undefined && typeof options.migrate !== 'boolean') throw invalid('hashIds.migrate must be a boolean');
     this.migrate = options.migrate === true;
     const secret = options.secret;

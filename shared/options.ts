@@ -85,6 +85,20 @@ export function resolveOptions<T extends object>(input: unknown, spec: OptionSpe
   return out as T;
 }
 
+/**
+ * Refuses a key of a nested option object (`encryption`, `hashIds`) that is not in `known`, like an unknown
+ * top-level option: `SESSION_STORE_INVALID_OPTION` naming `path.key` and its close matches.
+ */
+export function assertKnownKeys(value: object, known: readonly string[], path: string): void {
+  for (const name of Object.keys(value)) {
+    if (!known.includes(name))
+      throw unknownOption(
+        `${path}.${name}`,
+        known.map((k) => `${path}.${k}`),
+      );
+  }
+}
+
 function unknownOption(name: string, known: string[]): SessionStoreError {
   const close = known.filter((k) => k.toLowerCase() === name.toLowerCase() || distance(k.toLowerCase(), name.toLowerCase()) <= 2);
   const hint = close.length > 0 ? `; did you mean ${close.map((c) => `"${c}"`).join(' or ')}?` : '';

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStore } from '../../../stores/dynamodb/index.js';
 import type { FactoryHints } from '../../../conformance/options.js';
+import { hintOptions } from './hints.js';
 import { dynamodbRaw } from '../../stores/raw.js';
 import { dynamodbServer, uniqueName } from '../../servers/index.js';
 import { dynamoClientConfig } from '../../servers/probe.js';
@@ -33,12 +34,7 @@ export async function factory(hints: FactoryHints = {}): Promise<DynamoDBStore> 
     client,
     table,
     createTable: true,
-    ttl: hints.ttl,
-    touchAfter: hints.touchAfter,
-    disableTouch: hints.disableTouch,
-    owner: hints.owner,
-    encryption: hints.encryption,
-    hashIds: hints.hashIds,
+    ...hintOptions(hints),
     // dynalite is one single-threaded JavaScript process: 1,000 parallel writes can queue for seconds.
     operationTimeoutMs: 60_000,
   });

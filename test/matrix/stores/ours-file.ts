@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileStore } from '../../../stores/file/index.js';
 import type { FactoryHints } from '../../../conformance/options.js';
+import { hintOptions } from './hints.js';
 import { fileRaw } from '../../stores/raw.js';
 
 const root = mkdtempSync(join(tmpdir(), 'session-stores-file-'));
@@ -17,12 +18,7 @@ export const raw = fileRaw;
 export default function factory(hints: FactoryHints = {}): FileStore {
   return new FileStore({
     path: join(root, hints.namespace ?? `s${++counter}`),
-    ttl: hints.ttl,
-    touchAfter: hints.touchAfter,
-    disableTouch: hints.disableTouch,
-    owner: hints.owner,
-    encryption: hints.encryption,
-    hashIds: hints.hashIds,
+    ...hintOptions(hints),
     reapInterval: -1,
   });
 }

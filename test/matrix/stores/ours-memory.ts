@@ -1,6 +1,7 @@
 /** Our MemoryStore, configured the way its README and test file do. */
 import { MemoryStore } from '../../../stores/memory/index.js';
 import type { FactoryHints } from '../../../conformance/options.js';
+import { hintOptions } from './hints.js';
 import { memoryRaw } from '../../stores/raw.js';
 
 export const name = 'session-stores MemoryStore';
@@ -10,12 +11,5 @@ export const raw = memoryRaw;
 
 // Capabilities come from the store itself (`store.supports`).
 export default function factory(hints: FactoryHints = {}): MemoryStore {
-  return new MemoryStore({
-    ttl: hints.ttl,
-    touchAfter: hints.touchAfter,
-    disableTouch: hints.disableTouch,
-    owner: hints.owner,
-    encryption: hints.encryption,
-    hashIds: hints.hashIds,
-  });
+  return new MemoryStore(hintOptions(hints));
 }

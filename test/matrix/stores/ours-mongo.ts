@@ -2,6 +2,7 @@
 import { MongoClient } from 'mongodb';
 import { MongoStore } from '../../../stores/mongo/index.js';
 import type { FactoryHints } from '../../../conformance/options.js';
+import { hintOptions } from './hints.js';
 import { mongoRaw } from '../../stores/raw.js';
 import { mongoServer, uniqueName } from '../../servers/index.js';
 
@@ -24,12 +25,7 @@ export async function factory(hints: FactoryHints = {}): Promise<MongoStore> {
     client,
     dbName,
     collectionName: hints.namespace ?? uniqueName('c'),
-    ttl: hints.ttl,
-    touchAfter: hints.touchAfter,
-    disableTouch: hints.disableTouch,
-    owner: hints.owner,
-    encryption: hints.encryption,
-    hashIds: hints.hashIds,
+    ...hintOptions(hints),
     // FerretDB (MongoDB over SQLite) serializes writes: 1000 parallel upserts queue for longer than the 5 s a
     // production deployment should tolerate, and the suite tests correctness here, not latency.
     operationTimeoutMs: server.description.includes('FerretDB') ? 60_000 : undefined,

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import mysql from 'mysql2/promise';
 import { MySQLStore } from '../../../stores/mysql/index.js';
 import type { FactoryHints } from '../../../conformance/options.js';
+import { hintOptions } from './hints.js';
 import { mysqlRaw } from '../../stores/raw.js';
 import { mysqlServer, uniqueName } from '../../servers/index.js';
 
@@ -29,12 +30,7 @@ export async function factory(hints: FactoryHints = {}): Promise<MySQLStore> {
         hints.namespace === undefined ? `t${++counter}` : `ns_${createHash('sha1').update(hints.namespace).digest('hex').slice(0, 16)}`,
     },
     clearExpired: false,
-    ttl: hints.ttl,
-    touchAfter: hints.touchAfter,
-    disableTouch: hints.disableTouch,
-    owner: hints.owner,
-    encryption: hints.encryption,
-    hashIds: hints.hashIds,
+    ...hintOptions(hints),
   });
   // The table is created by the open; tests with 20 ms expiries must not pay for it.
   await store.ready();

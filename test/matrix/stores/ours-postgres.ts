@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { PostgresStore } from '../../../stores/postgres/index.js';
 import type { FactoryHints } from '../../../conformance/options.js';
+import { hintOptions } from './hints.js';
 import { postgresRaw } from '../../stores/raw.js';
 import { postgresServer, uniqueName } from '../../servers/index.js';
 
@@ -25,12 +26,7 @@ export async function factory(hints: FactoryHints = {}): Promise<PostgresStore> 
       hints.namespace === undefined ? `t${++counter}` : `ns_${createHash('sha1').update(hints.namespace).digest('hex').slice(0, 16)}`,
     createTableIfMissing: true,
     pruneSessionInterval: false,
-    ttl: hints.ttl,
-    touchAfter: hints.touchAfter,
-    disableTouch: hints.disableTouch,
-    owner: hints.owner,
-    encryption: hints.encryption,
-    hashIds: hints.hashIds,
+    ...hintOptions(hints),
   });
   // The table is created lazily; tests with 20 ms expiries must not pay for it.
   await store.ready();

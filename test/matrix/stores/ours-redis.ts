@@ -2,6 +2,7 @@
 import { createClient } from 'redis';
 import { RedisStore } from '../../../stores/redis/index.js';
 import type { FactoryHints } from '../../../conformance/options.js';
+import { hintOptions } from './hints.js';
 import { redisRaw } from '../../stores/raw.js';
 import { redisServer, uniqueName } from '../../servers/index.js';
 
@@ -21,12 +22,7 @@ export default function factory(hints: FactoryHints = {}): RedisStore {
     client,
     // Encoded so that no namespace's prefix is a prefix of another's ("a:" vs "a:b:").
     prefix: `${base}:${encodeURIComponent(hints.namespace ?? `s${++counter}`)}:`,
-    ttl: hints.ttl,
-    touchAfter: hints.touchAfter,
-    disableTouch: hints.disableTouch,
-    owner: hints.owner,
-    encryption: hints.encryption,
-    hashIds: hints.hashIds,
+    ...hintOptions(hints),
   });
 }
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SQLiteStore } from '../../../stores/sqlite/index.js';
 import type { FactoryHints } from '../../../conformance/options.js';
+import { hintOptions } from './hints.js';
 import { sqliteRaw } from '../../stores/raw.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'session-stores-sqlite-'));
@@ -18,12 +19,7 @@ export default function factory(hints: FactoryHints = {}): SQLiteStore {
   return new SQLiteStore({
     filename: join(dir, 'sessions.db'),
     tableName: hints.namespace !== undefined ? `ns_${hints.namespace}` : `t_${++counter}`,
-    ttl: hints.ttl,
-    touchAfter: hints.touchAfter,
-    disableTouch: hints.disableTouch,
-    owner: hints.owner,
-    encryption: hints.encryption,
-    hashIds: hints.hashIds,
+    ...hintOptions(hints),
   });
 }
 
