@@ -8,36 +8,22 @@ import { execSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
-import { requireServer, startSharedServer, type RunningServer } from './servers/shared.js';
-import type { SharedServers } from './servers/index.js';
-import type { Kind } from './servers/types.js';
-
-const KINDS: Kind[] = ['redis', 'postgres', 'mongo', 'dynamodb', 'mysql'];
+import { KINDS, requireServer, startSharedServers } from './servers/shared.js';
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const t0 = Date.now();
   buildIfMissing();
-  const results = await Promise.allSettled(KINDS.map((k) => startSharedServer(k)));
-  const running: RunningServer[] = [];
-  const servers: SharedServers = {};
+  // Only plain data crosses to the workers (a local server also carries stop/start methods).
+  const { servers, running } = await startSharedServers(KINDS);
   const failures: string[] = [];
   const lines: string[] = [];
-  results.forEach((r, i) => {
-    const kind = KINDS[i]!;
-    if (r.status === 'fulfilled') {
-      // Only plain data crosses to the workers (a local server also carries stop/start methods).
-      const { url, source, description } = r.value;
-      const info = { kind, url, source, description };
-      running.push(r.value);
-      servers[kind] = info;
-      lines.push(`${kind}: ${info.description} (${info.url})`);
-    } else {
-      const missing = (r.reason as Error).message;
-      servers[kind] = { kind, missing };
-      lines.push(`${kind}: MISSING: ${missing}`);
-      if (requireServer(kind)) failures.push(`${kind}: ${missing}`);
-    }
-  });
+  for (const kind of KINDS) {
+    const info = servers[kind]!;
+    if ('missing' in info) {
+      lines.push(`${kind}: MISSING: ${info.missing}`);
+      if (requireServer(kind)) failures.push(`${kind}: ${info.missing}`);
+    } else lines.push(`${kind}: ${info.description} (${info.url})`);
+  }
   const stopAll = async () => {
     await Promise.allSettled(running.map((s) => s.close()));
   };

@@ -20,8 +20,7 @@ import prettier from 'prettier';
 import { loadStoreModule } from '../../conformance/load.js';
 import { groupNames, oneLine, runConformance, type Report, type TestResult } from '../../conformance/runner.js';
 import { SERVERS_ENV, type SharedServers } from '../servers/index.js';
-import { startSharedServer, type RunningServer } from '../servers/shared.js';
-import type { Kind } from '../servers/types.js';
+import { startSharedServers } from '../servers/shared.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -235,7 +234,8 @@ async function main(): Promise<number> {
   const unknown = only.filter((name) => !ENTRIES.some((e) => e.file === name));
   if (unknown.length) throw new Error(`unknown store module(s): ${unknown.join(', ')}; known: ${ENTRIES.map((e) => e.file).join(', ')}`);
   const entries = ENTRIES.filter((e) => only.length === 0 || only.includes(e.file));
-  const { servers, stop } = await startServers();
+  // The servers every store module uses, started once here and handed to the child processes.
+  const { servers, running } = await startSharedServers();
   // Each store runs in a process of its own, MATRIX_CONCURRENCY (default 3) at a time, on the servers started here:
   // a store's stray rejections and exceptions (the runner reports those against the test running at the time)
   // cannot land in another store's report, and its leftover timers and sockets die with its process. Most of a
@@ -271,32 +271,13 @@ async function main(): Promise<number> {
   try {
     await Promise.all(Array.from({ length: Math.min(concurrency, jobs.length) }, worker));
   } finally {
-    await stop();
+    await Promise.allSettled(running.map((s) => s.close()));
   }
   if (only.length === 0) await writeResults(rows);
   else process.stdout.write(markdown(rows));
   const problems = rows.flatMap(problemsOf);
   for (const p of problems) process.stderr.write(`MATRIX FAILS: ${p}\n`);
   return problems.length ? 1 : 0;
-}
-
-/** The servers every store module uses, started once here and handed to the child processes. */
-async function startServers(): Promise<{ servers: SharedServers; stop: () => Promise<void> }> {
-  const kinds: Kind[] = ['redis', 'postgres', 'mongo', 'dynamodb', 'mysql'];
-  const running: RunningServer[] = [];
-  const servers: SharedServers = {};
-  await Promise.all(
-    kinds.map(async (kind) => {
-      try {
-        const server = await startSharedServer(kind);
-        running.push(server);
-        servers[kind] = { kind, url: server.url, source: server.source, description: server.description };
-      } catch (err) {
-        servers[kind] = { kind, missing: (err as Error).message };
-      }
-    }),
-  );
-  return { servers, stop: async () => void (await Promise.allSettled(running.map((s) => s.close()))) };
 }
 
 /** Runs one store module in a child process (this script with `--child`) and returns its row. */

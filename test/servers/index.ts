@@ -21,13 +21,17 @@ import { dockerReachable, containerRedisCluster, privateContainer } from './dock
 import { localDynalite, localFerretDB, localMysql, localPostgres, localRedis, localRedisCluster, redisServerBin } from './local.js';
 import { probeRedis } from './probe.js';
 import { requireServer, startSharedServer } from './shared.js';
-import { MissingServerError, type ControllableServer, type Kind, type RedisClusterInfo, type ServerInfo } from './types.js';
+import {
+  MissingServerError,
+  type ControllableServer,
+  type Kind,
+  type RedisClusterInfo,
+  type ServerInfo,
+  type SharedServers,
+} from './types.js';
 
 export { MissingServerError, requireServer };
-export type { ControllableServer, Kind, RedisClusterInfo, ServerInfo };
-
-/** What global setup hands to the workers: a server per kind, or why there is none. */
-export type SharedServers = Partial<Record<Kind, ServerInfo | { kind: Kind; missing: string }>>;
+export type { ControllableServer, Kind, RedisClusterInfo, ServerInfo, SharedServers };
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -4,7 +4,7 @@ import { containerServer, dockerReachable } from './docker.js';
 import { localDynalite, localFerretDB, localMysql, localPostgres, localRedis } from './local.js';
 import { poll } from './procs.js';
 import { probeDynamoDB, probeMongo, probeMysql, probePostgres, probeRedis } from './probe.js';
-import { MissingServerError, type Kind, type ServerInfo } from './types.js';
+import { MissingServerError, type Kind, type ServerInfo, type SharedServers } from './types.js';
 
 export const ENV_URL: Record<Kind, string> = {
   redis: 'REDIS_URL',
@@ -75,6 +75,30 @@ export async function startSharedServer(kind: Kind): Promise<RunningServer> {
   }
   const docker = errors.length > 1 ? '' : ', or run a Docker engine for testcontainers';
   throw new MissingServerError(kind, `${errors.join('; ')}${docker}`);
+}
+
+/** Every kind of server the tests and the matrix use. */
+export const KINDS: Kind[] = ['redis', 'postgres', 'mongo', 'dynamodb', 'mysql'];
+
+/**
+ * Starts the shared server of every kind at once: what to hand to workers or child processes (plain data: a server
+ * per kind, or why there is none), and the running servers to close at the end.
+ */
+export async function startSharedServers(kinds: Kind[] = KINDS): Promise<{ servers: SharedServers; running: RunningServer[] }> {
+  const running: RunningServer[] = [];
+  const servers: SharedServers = {};
+  await Promise.all(
+    kinds.map(async (kind) => {
+      try {
+        const server = await startSharedServer(kind);
+        running.push(server);
+        servers[kind] = { kind, url: server.url, source: server.source, description: server.description };
+      } catch (err) {
+        servers[kind] = { kind, missing: (err as Error).message };
+      }
+    }),
+  );
+  return { servers, running };
 }
 
 /** Whether a missing server must fail the run rather than skip: CI, or SESSION_STORES_REQUIRE_ALL=1. */

@@ -39,3 +39,6 @@ export class MissingServerError extends Error {
     this.name = 'MissingServerError';
   }
 }
+
+/** The run's shared servers as handed to test workers and child processes: a server per kind, or why there is none. */
+export type SharedServers = Partial<Record<Kind, ServerInfo | { kind: Kind; missing: string }>>;
