@@ -99,7 +99,11 @@ const results: Results = {
 };
 if (args.merge && existsSync(join(out, 'results.json'))) {
   const prev = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as Results;
-  results.backends = prev.backends.filter((b) => !names.includes(b.name));
+  // Each kept backend keeps the settings and load of the run that measured it.
+  const { generatedAt, mode, settings, load } = prev;
+  results.backends = prev.backends
+    .filter((b) => !names.includes(b.name))
+    .map((b) => ({ ...b, run: b.run ?? { generatedAt, mode, settings, load } }));
   Object.assign(machine.servers, prev.machine.servers);
 }
 
@@ -164,6 +168,10 @@ for (const name of names) {
 }
 
 results.load = await monitor.stop(quietMs);
+for (const b of results.backends) {
+  if (names.includes(b.name))
+    b.run = { generatedAt: results.generatedAt, mode: results.mode, settings: results.settings, load: results.load };
+}
 log(
   `\nLoad: average ${results.load.before.map((x) => x.toFixed(2)).join('/')} before, ${results.load.after.map((x) => x.toFixed(2)).join('/')} after; others during the run ${results.load.othersDuring?.toFixed(2) ?? '?'} cores`,
 );

@@ -763,9 +763,12 @@ export abstract class SessionStore<Stored = unknown, All extends SessionMap | Se
   async *#stream<T>(label: string, source: AsyncIterable<T>, bulk = true): AsyncGenerator<T> {
     const iterator = source[Symbol.asyncIterator]();
     let sliceStart = performance.now();
+    let stepping = false;
     try {
       for (;;) {
+        stepping = true;
         const step = await this.#hook(label, () => iterator.next());
+        stepping = false;
         if (step.done) return;
         yield step.value;
         if (bulk && performance.now() - sliceStart > SLICE_MS) {
@@ -775,8 +778,11 @@ export abstract class SessionStore<Stored = unknown, All extends SessionMap | Se
         }
       }
     } finally {
-      // Not awaited: after a timeout the iterator may still be stuck in its step, and return() would wait for it.
-      iterator.return?.()?.catch(() => {});
+      // Stopped between steps (a pass stopping at close, a consumer breaking out): awaited, so that the backend's
+      // own cleanup (a lock released, a cursor closed) is done when this stream is. After a step failed or timed
+      // out the iterator may still be stuck in that step, and return() would wait for it: not awaited then.
+      const done = iterator.return?.()?.catch(() => {});
+      if (!stepping) await done;
     }
   }
 

@@ -23,16 +23,26 @@ export interface BackendResult {
   /** Set when the backend could not be measured (e.g. no server): the message says why. */
   error?: string;
   seconds: number;
+  /**
+   * The run that measured this backend: with `--merge`, results.json holds backends of several runs, and each
+   * report must state its own run's settings and load, not the latest run's. Absent in results written before it
+   * was recorded (then the file's top-level run is the one).
+   */
+  run?: RunInfo;
 }
 
-/** The whole run, as written to results.json. */
-export interface Results {
+/** When and how a run measured, and how busy the machine was. */
+export interface RunInfo {
   generatedAt: string;
   mode: 'full' | 'quick';
   settings: { micro: MicroSettings; e2e: E2ESettings; rssSessions: number };
-  machine: Machine;
   /** How busy the machine was (absent in results written before it was recorded). */
   load?: LoadRecord;
+}
+
+/** The whole run, as written to results.json (top-level: the latest run; each backend: the run that measured it). */
+export interface Results extends RunInfo {
+  machine: Machine;
   backends: BackendResult[];
 }
 
@@ -143,9 +153,9 @@ export function missText(m: Miss): string {
   return `${m.backend}, ${m.what}: ours ÷ ${m.versus} = ${m.ratio.toFixed(2)} (target ≥ ${m.target.toFixed(2)}${how ? `; ${how}` : ''})`;
 }
 
-function machineLines(r: Results): string[] {
+function machineLines(r: Results, run: RunInfo): string[] {
   const m = r.machine;
-  const s = r.settings;
+  const s = run.settings;
   return [
     `- Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGB} GB RAM, ${m.os}; Node ${m.node}.`,
     `- Servers: ${
@@ -159,14 +169,14 @@ function machineLines(r: Results): string[] {
     `- End to end: express ${m.packages.express} + express-session ${m.packages['express-session']} (resave: false, saveUninitialized: false), ` +
       `${s.e2e.users} logged-in users, autocannon ${m.packages.autocannon} in a separate process, ${s.e2e.connections} connections, ` +
       `${s.e2e.rounds} interleaved rounds of ${s.e2e.durationS} s per page.`,
-    loadLine(r.load),
-    `- Mode: ${r.mode}; generated ${r.generatedAt}.`,
+    loadLine(run.load),
+    `- Mode: ${run.mode}; generated ${run.generatedAt}.`,
   ];
 }
 
 /** The markdown report of one backend. */
 export function backendMarkdown(r: Results, b: BackendResult): string {
-  const lines = [`# ${b.name}`, '', `Server: ${b.server}.`, '', ...machineLines(r), ''];
+  const lines = [`# ${b.name}`, '', `Server: ${b.server}.`, '', ...machineLines(r, b.run ?? r), ''];
   if (b.sessionsNote) lines.push(`Smaller run here: ${b.sessions.toLocaleString('en-US')} sessions per contender, ${b.sessionsNote}.`, '');
   if (b.error) lines.push(`**Not measured:** ${b.error}`, '');
   if (b.micro.length) {
@@ -322,7 +332,19 @@ export function summaryMarkdown(r: Results, chart = 'ratios.svg'): string {
   }
   const failed = r.backends.filter((b) => b.error);
   for (const b of failed) lines.push(`Not measured: ${b.name} (${b.error}).`, '');
-  lines.push(...machineLines(r), '', `![ratios](${chart})`, '');
+  lines.push(...machineLines(r, r));
+  // Backends merged in from other runs (`--merge`): each with the run that measured it.
+  const others = r.backends.filter((b) => b.run && b.run.generatedAt !== r.generatedAt);
+  for (const b of others) {
+    const run = b.run!;
+    lines.push(
+      `- ${b.name} comes from another run: ${run.mode}, generated ${run.generatedAt}, ${run.settings.micro.rounds} rounds; ` +
+        loadLine(run.load)
+          .replace(/^- /, '')
+          .replace(/^./, (c) => c.toLowerCase()),
+    );
+  }
+  lines.push('', `![ratios](${chart})`, '');
   return lines.join('\n');
 }
 

@@ -133,7 +133,7 @@ describe('lifecycle', () => {
     await Promise.all(ops);
   });
 
-  it('close() stops a running pruning pass after its current batch and waits for it', async () => {
+  it('close() stops a running pruning pass after its current batch and waits for it, its cleanup included', async () => {
     const batch = gate();
     const log: string[] = [];
     class SlowPrune extends MemoryStore {
@@ -145,6 +145,8 @@ describe('lifecycle', () => {
           log.push('batch 2');
           yield 1;
         } finally {
+          // Cleanup that takes a while (Postgres releases its advisory lock with a query): close() waits for it.
+          await settle();
           log.push('pass ended');
         }
       }
