@@ -779,9 +779,10 @@ export abstract class SessionStore<Stored = unknown, All extends SessionMap | Se
       }
     } finally {
       // Stopped between steps (a pass stopping at close, a consumer breaking out): awaited, so that the backend's
-      // own cleanup (a lock released, a cursor closed) is done when this stream is. After a step failed or timed
-      // out the iterator may still be stuck in that step, and return() would wait for it: not awaited then.
-      const done = iterator.return?.()?.catch(() => {});
+      // own cleanup (a lock released, a cursor closed) is done when this stream is, but bounded like a step (a
+      // frozen server must not hang a loop's `break`). After a step failed or timed out the iterator may still be
+      // stuck in that step, and return() would wait for it: not awaited then.
+      const done = this.#hook(label, async () => iterator.return?.()).catch(() => {});
       if (!stepping) await done;
     }
   }

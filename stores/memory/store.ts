@@ -8,7 +8,9 @@ export interface MemoryStoreOptions<Stored = string> extends BaseStoreOptions<St
   /**
    * Most sessions kept (memorystore's name). Past it, the least recently used session is dropped and `'evict'`
    * is emitted with its sid: that user is logged out, so size this well above your active sessions.
-   * Default 1,000,000.
+   * Tombstones (what `destroy()` leaves so that a slow request cannot log a user back in) are kept apart and never
+   * evict a session; at most `max` of them are kept, the oldest dropped first (a late write of a session whose
+   * tombstone was dropped is taken). Default 1,000,000.
    */
   max?: number;
   /** memorystore's name for `pruneIntervalMs` (ms). */
@@ -18,12 +20,10 @@ export interface MemoryStoreOptions<Stored = string> extends BaseStoreOptions<St
 /** Entries a scan looks at before letting the event loop run. */
 const SCAN_SLICE = 10_000;
 
-/** A stored session (or tombstone), with the "recently used" bit of the CLOCK eviction and its owner. */
+/** A stored session, with the "recently used" bit of the CLOCK eviction and its owner. */
 interface Entry<Stored> extends StoredRecord<Stored> {
   used: boolean;
-  /** A tombstone left by `destroy()` (revocation): not a session, and not replaceable while it lasts. */
-  revoked?: true;
-  owner?: string | null;
+  owner: string | null;
 }
 
 const OPTIONS = {
@@ -37,8 +37,8 @@ const OPTIONS = {
  * bounded by `max`; expired sessions are never returned and are swept every minute by default.
  *
  * Past `max`, the store drops a session that was not used recently (CLOCK, the classic approximation of
- * least-recently-used: a read only sets a bit instead of reordering the map, which keeps reads cheap and bulk
- * scans stable).
+ * least-recently-used: a read only sets a bit instead of reordering the map, which keeps reads cheap). Tombstones
+ * live in a map of their own, bounded by `max` too, so that logouts never evict sessions.
  *
  * @example
  * ```ts
@@ -47,7 +47,10 @@ const OPTIONS = {
  * ```
  */
 export class MemoryStore<Stored = string> extends SessionStore<Stored, SessionMap> {
+  /** Sessions, in CLOCK order: the hand is the front; a session given a second chance moves to the back. */
   readonly #sessions = new Map<string, Entry<Stored>>();
+  /** Tombstones left by `destroy()` (revocation): sid → until when no write may replace it. Oldest first. */
+  readonly #revoked = new Map<string, number>();
   /** Owner → its sids (the `owner` option); kept in step with every write, destroy and prune. */
   readonly #owners = new Map<string, Set<string>>();
   readonly #max: number;
@@ -60,21 +63,26 @@ export class MemoryStore<Stored = string> extends SessionStore<Stored, SessionMa
 
   protected override async _get(sid: string): Promise<StoredRecord<Stored> | undefined> {
     const entry = this.#sessions.get(sid);
-    if (!entry || entry.revoked) return undefined;
+    if (!entry) return undefined;
     entry.used = true;
     return entry;
   }
 
   protected override async _set(sid: string, data: Stored, expiresAt: number, now: number, context: WriteContext): Promise<void> {
+    if (this.#revoked.size > 0) {
+      const until = this.#revoked.get(sid);
+      if (until !== undefined) {
+        if (context.guarded && until > now) return; // logged out: a late write stays out
+        this.#revoked.delete(sid);
+      }
+    }
     const entry = this.#sessions.get(sid);
-    if (entry?.revoked && context.guarded && entry.expiresAt! > now) return; // logged out: a late write stays out
     this.#index(sid, entry?.owner ?? null, context.owner);
     if (entry) {
       entry.data = data;
       entry.expiresAt = expiresAt;
       entry.used = true;
       entry.owner = context.owner;
-      delete entry.revoked;
       return;
     }
     this.#sessions.set(sid, { data, expiresAt, used: false, owner: context.owner });
@@ -82,58 +90,51 @@ export class MemoryStore<Stored = string> extends SessionStore<Stored, SessionMa
   }
 
   /**
-   * CLOCK: the first session not used since the hand last passed goes; used ones lose their bit (a second chance).
-   * Tombstones are passed over: dropping one would let a late write undo a logout (unless nothing else is left).
+   * CLOCK with the hand at the front of the map: the first session not used since the hand last passed goes; a
+   * used one loses its bit and moves to the back (its second chance). Every session the hand passes is either
+   * dropped or moved behind all the others, so an eviction costs O(1) amortized (one pass over a map of
+   * sessions that were all read ends at the first one passed).
    */
   #evict(): void {
-    for (let pass = 0; pass < 2; pass++) {
-      for (const [sid, entry] of this.#sessions) {
-        if (entry.revoked) continue;
-        if (!entry.used) return this.#evicted(sid, entry);
-        entry.used = false;
+    for (const [sid, entry] of this.#sessions) {
+      if (!entry.used) {
+        this.#remove(sid, entry);
+        this.emit('evict', sid);
+        return;
       }
+      entry.used = false;
+      this.#sessions.delete(sid);
+      this.#sessions.set(sid, entry);
     }
-    const [sid, entry] = this.#sessions.entries().next().value as [string, Entry<Stored>];
-    this.#evicted(sid, entry);
-  }
-
-  #evicted(sid: string, entry: Entry<Stored>): void {
-    this.#remove(sid, entry);
-    this.emit('evict', sid);
   }
 
   protected override async _touch(sid: string, expiresAt: number, now: number): Promise<boolean> {
     const record = this.#sessions.get(sid);
-    if (!record || record.revoked || (record.expiresAt !== null && record.expiresAt <= now)) return false;
+    if (!record || (record.expiresAt !== null && record.expiresAt <= now)) return false;
     record.expiresAt = expiresAt;
     return true;
   }
 
   protected override async _destroy(sid: string, _now: number, tombstoneUntil: number | null): Promise<void> {
     const entry = this.#sessions.get(sid);
-    if (tombstoneUntil === null) {
-      if (entry) this.#remove(sid, entry);
-    } else if (entry) {
-      // The entry becomes the tombstone in place: no second hash lookup, no new object.
-      this.#index(sid, entry.owner ?? null, null);
-      entry.data = undefined as Stored;
-      entry.expiresAt = tombstoneUntil;
-      entry.used = false;
-      entry.owner = null;
-      entry.revoked = true;
-    } else this.#sessions.set(sid, { data: undefined as Stored, expiresAt: tombstoneUntil, used: false, owner: null, revoked: true });
+    if (entry) this.#remove(sid, entry);
+    if (tombstoneUntil === null) return;
+    // A plain delete (tombstoneUntil null) leaves a tombstone alone; a logout renews it, at the back of the queue.
+    this.#revoked.delete(sid);
+    this.#revoked.set(sid, tombstoneUntil);
+    if (this.#revoked.size > this.#max) this.#revoked.delete(this.#revoked.keys().next().value as string);
   }
 
   protected override async *_entries(): AsyncIterable<[string, StoredRecord<Stored>]> {
     // The live map: a Map iterator skips entries deleted meanwhile and visits those added, so callers may modify
     // the store while the base iterates (and yields to the event loop) without a copy of a million entries.
-    for (const [sid, record] of this.#sessions) if (!record.revoked) yield [sid, { data: record.data, expiresAt: record.expiresAt }];
+    for (const [sid, record] of this.#sessions) yield [sid, { data: record.data, expiresAt: record.expiresAt }];
   }
 
   protected override async *_ids(now: number): AsyncIterable<string> {
     let scanned = 0;
     for (const [sid, record] of this.#sessions) {
-      if (!record.revoked && (record.expiresAt === null || record.expiresAt > now)) yield sid;
+      if (record.expiresAt === null || record.expiresAt > now) yield sid;
       if (++scanned % SCAN_SLICE === 0) await yieldToEventLoop();
     }
   }
@@ -141,19 +142,20 @@ export class MemoryStore<Stored = string> extends SessionStore<Stored, SessionMa
   protected override async *_sessionsOf(owner: string): AsyncIterable<[string, StoredRecord<Stored>]> {
     for (const sid of this.#owners.get(owner) ?? []) {
       const entry = this.#sessions.get(sid);
-      if (entry && !entry.revoked) yield [sid, { data: entry.data, expiresAt: entry.expiresAt }];
+      if (entry) yield [sid, { data: entry.data, expiresAt: entry.expiresAt }];
     }
   }
 
   protected override async _clear(): Promise<void> {
     this.#sessions.clear();
+    this.#revoked.clear();
     this.#owners.clear();
   }
 
   /** Deletes an entry and its owner index entry. */
   #remove(sid: string, entry: Entry<Stored>): void {
     this.#sessions.delete(sid);
-    this.#index(sid, entry.owner ?? null, null);
+    this.#index(sid, entry.owner, null);
   }
 
   /** Moves `sid` from `before`'s index entry to `after`'s. */
@@ -177,7 +179,7 @@ export class MemoryStore<Stored = string> extends SessionStore<Stored, SessionMa
     for (const [sid, record] of this.#sessions) {
       if (record.expiresAt !== null && record.expiresAt <= now) {
         this.#remove(sid, record);
-        if (!record.revoked) deleted++;
+        deleted++;
       }
       // A batch ends after batchSize deletions or a slice of scanning, whichever comes first.
       scanned++;
@@ -186,11 +188,17 @@ export class MemoryStore<Stored = string> extends SessionStore<Stored, SessionMa
         deleted = 0;
       }
     }
+    // Expired tombstones go too, but only sessions are counted.
+    for (const [sid, until] of this.#revoked) {
+      if (until <= now) this.#revoked.delete(sid);
+      if (++scanned % SCAN_SLICE === 0) yield 0;
+    }
     yield deleted;
   }
 
   protected override async _close(): Promise<void> {
     this.#sessions.clear();
+    this.#revoked.clear();
     this.#owners.clear();
   }
 }
