@@ -33,7 +33,7 @@ import { runE2E, type E2ESettings } from './e2e/harness.js';
 import { LoadMonitor, defaultMaxLoad } from './lib/load.js';
 import { describeMachine } from './lib/machine.js';
 import { runMicro, type MicroSettings } from './lib/micro.js';
-import { type BackendResult, type Results, misses, missText, writeReports, backendMarkdown } from './lib/report.js';
+import { type BackendResult, type Results, misses, missText, runInfo, writeReports, backendMarkdown } from './lib/report.js';
 import { measureRss } from './lib/rss.js';
 
 const { values: args } = parseArgs({
@@ -100,10 +100,7 @@ const results: Results = {
 if (args.merge && existsSync(join(out, 'results.json'))) {
   const prev = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as Results;
   // Each kept backend keeps the settings and load of the run that measured it.
-  const { generatedAt, mode, settings, load } = prev;
-  results.backends = prev.backends
-    .filter((b) => !names.includes(b.name))
-    .map((b) => ({ ...b, run: b.run ?? { generatedAt, mode, settings, load } }));
+  results.backends = prev.backends.filter((b) => !names.includes(b.name)).map((b) => ({ ...b, run: b.run ?? runInfo(prev) }));
   Object.assign(machine.servers, prev.machine.servers);
 }
 
@@ -168,10 +165,7 @@ for (const name of names) {
 }
 
 results.load = await monitor.stop(quietMs);
-for (const b of results.backends) {
-  if (names.includes(b.name))
-    b.run = { generatedAt: results.generatedAt, mode: results.mode, settings: results.settings, load: results.load };
-}
+for (const b of results.backends) if (names.includes(b.name)) b.run = runInfo(results);
 log(
   `\nLoad: average ${results.load.before.map((x) => x.toFixed(2)).join('/')} before, ${results.load.after.map((x) => x.toFixed(2)).join('/')} after; others during the run ${results.load.othersDuring?.toFixed(2) ?? '?'} cores`,
 );

@@ -40,6 +40,11 @@ export interface RunInfo {
   load?: LoadRecord;
 }
 
+/** The run fields of `r` alone (to record on each backend it measured). */
+export function runInfo(r: RunInfo): RunInfo {
+  return { generatedAt: r.generatedAt, mode: r.mode, settings: r.settings, load: r.load };
+}
+
 /** The whole run, as written to results.json (top-level: the latest run; each backend: the run that measured it). */
 export interface Results extends RunInfo {
   machine: Machine;
