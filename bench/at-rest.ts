@@ -4,7 +4,7 @@
  * of a 5 KB session with 1 and 64 in flight, in a shuffled order. Per cell: the median of the paired per-round
  * ratios mode ÷ plain (same round), its min–max, and our process's CPU µs per operation (stable under noise).
  *
- *   node --import tsx bench/at-rest.ts [--backend memory,sqlite,file,redis,postgres,mongo] [--rounds 7] [--duration ms] [--docs]
+ *   node --import tsx bench/at-rest.ts [--backend memory,sqlite,file,redis,postgres,mongo,mysql,dynamodb] [--rounds 7] [--duration ms] [--docs]
  *
  * `--docs` replaces the text between `<!-- at-rest:start -->` and `<!-- at-rest:end -->` in docs/benchmarks.md.
  */
@@ -14,15 +14,20 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { SessionData } from 'express-session';
 import { Redis } from 'ioredis';
+import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { MongoClient } from 'mongodb';
+import mysql from 'mysql2/promise';
 import pg from 'pg';
 import type { SessionStore } from '../shared/store.js';
 import { FileStore } from '../stores/file/index.js';
 import { MemoryStore } from '../stores/memory/index.js';
+import { DynamoDBStore } from '../stores/dynamodb/index.js';
 import { MongoStore } from '../stores/mongo/index.js';
+import { MySQLStore } from '../stores/mysql/index.js';
 import { PostgresStore } from '../stores/postgres/index.js';
 import { RedisStore } from '../stores/redis/index.js';
 import { SQLiteStore } from '../stores/sqlite/index.js';
+import { dynamoClientConfig } from '../test/servers/probe.js';
 import { startSharedServer, type RunningServer } from '../test/servers/shared.js';
 import { refresh, sessionOf, sidOf } from './lib/payload.js';
 import { median } from './lib/stats.js';
@@ -39,7 +44,7 @@ const { values: args } = parseArgs({
 const ROUNDS = Number(args.rounds ?? 7);
 const DURATION_MS = Number(args.duration ?? 200);
 const SESSIONS = Number(args.sessions ?? 500);
-const BACKENDS = (args.backend ?? 'memory,sqlite,file,redis,postgres,mongo').split(',');
+const BACKENDS = (args.backend ?? 'memory,sqlite,file,redis,postgres,mongo,mysql,dynamodb').split(',');
 
 const KEY = Buffer.alloc(32, 3);
 const MODES = {
@@ -59,7 +64,7 @@ interface Backend {
 }
 
 const servers: RunningServer[] = [];
-async function server(kind: 'redis' | 'postgres' | 'mongo'): Promise<string> {
+async function server(kind: 'redis' | 'postgres' | 'mongo' | 'mysql' | 'dynamodb'): Promise<string> {
   const s = await startSharedServer(kind);
   servers.push(s);
   return s.url;
@@ -108,6 +113,34 @@ async function backend(name: string): Promise<Backend> {
         close: async () => {
           await client.db('bench_at_rest').dropDatabase();
           await client.close();
+        },
+      };
+    }
+    case 'mysql': {
+      const url = new URL(await server('mysql'));
+      const admin = await mysql.createConnection({ uri: url.toString() });
+      await admin.query('CREATE DATABASE IF NOT EXISTS bench_at_rest');
+      await admin.end();
+      url.pathname = '/bench_at_rest';
+      const pool = mysql.createPool({ uri: url.toString() });
+      return {
+        name,
+        open: async (mode, ns) => new MySQLStore({ client: pool, schema: { tableName: ns }, clearExpired: false, ...MODES[mode] }),
+        close: async () => {
+          await pool.query('DROP DATABASE IF EXISTS bench_at_rest');
+          await pool.end();
+        },
+      };
+    }
+    case 'dynamodb': {
+      const client = new DynamoDBClient(dynamoClientConfig(await server('dynamodb')));
+      return {
+        name,
+        open: async (mode, ns) => new DynamoDBStore({ client, table: ns, createTable: true, ...MODES[mode] }),
+        close: async () => {
+          for (const mode of Object.keys(MODES))
+            await client.send(new DeleteTableCommand({ TableName: nsOf(mode as Mode) })).catch(() => {});
+          client.destroy();
         },
       };
     }

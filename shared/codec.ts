@@ -3,7 +3,7 @@ import { ErrorCode, SessionStoreError } from './errors.js';
 import { cookieExpiry } from './expiry.js';
 import { type Encryption, isSealed, type SealedRecord } from './encryption.js';
 import type { HashedIds } from './hashed-ids.js';
-import type { Serializer } from './serializer.js';
+import { type Serializer, jsonPayloadSerializer, jsonSerializer } from './serializer.js';
 import type { StoredRecord } from './types.js';
 
 /**
@@ -19,7 +19,12 @@ export class Codec<Stored> {
     private readonly report: (err: SessionStoreError) => void,
     private readonly encryption?: Encryption,
     private readonly hashed?: HashedIds,
-  ) {}
+  ) {
+    this.#json = serializer === (jsonSerializer as unknown) || serializer === (jsonPayloadSerializer as unknown);
+  }
+
+  /** The serializer is JSON: sealed records are written and read without a JSON pass over the sealed text. */
+  readonly #json: boolean;
 
   /**
    * @param key the key the record is stored under: with hashed ids and encryption, the sid is sealed into the
@@ -29,7 +34,7 @@ export class Codec<Stored> {
   encode(sid: string, session: SessionData, key = sid): Stored {
     let data: Stored;
     try {
-      data = this.serializer.stringify(this.encryption ? this.#seal(sid, session, key) : session);
+      data = this.encryption ? this.#seal(sid, session, key) : this.serializer.stringify(session);
     } catch (cause) {
       throw new SessionStoreError(
         ErrorCode.SERIALIZE_FAILED,
@@ -73,7 +78,7 @@ export class Codec<Stored> {
     let cause: unknown;
     let sid: string | undefined;
     try {
-      const parsed = this.serializer.parse(record.data);
+      const parsed = (this.#json && parseSealedJson(record.data)) || this.serializer.parse(record.data);
       sid = sidOf(parsed);
       session = this.#unseal(sid, parsed);
     } catch (err) {
@@ -104,16 +109,25 @@ export class Codec<Stored> {
     return this.hashed.migrate ? key : undefined;
   }
 
-  /** The record that stands for `session` when encryption is on: its JSON sealed for `sid`, plus its cookie. */
-  #seal(sid: string, session: SessionData, key: string): SessionData {
-    const text = JSON.stringify(session);
-    const sealed: SealedRecord = { sealed: this.encryption!.seal(sid, text) };
+  /**
+   * The record that stands for `session` when encryption is on: its JSON sealed for `sid`, plus its cookie, through
+   * the serializer. With the JSON serializers the record's JSON is written directly (the same text
+   * `JSON.stringify` gives): a sealed string needs no escaping, and the cookie's JSON is used as it is, instead of
+   * scanning the whole sealed text again.
+   */
+  #seal(sid: string, session: SessionData, key: string): Stored {
+    const sealed = this.encryption!.seal(sid, JSON.stringify(session));
     // Sealed for the key it is stored under: moved to another key, it no longer authenticates.
-    if (key !== sid) sealed.id = this.encryption!.seal(key, sid);
+    const id = key === sid ? undefined : this.encryption!.seal(key, sid);
     // The cookie's JSON view (a Cookie's toJSON), without parsing the whole session back.
     const cookie = JSON.stringify((session as { cookie?: unknown }).cookie) as string | undefined;
-    if (cookie !== undefined) sealed.cookie = JSON.parse(cookie) as unknown;
-    return sealed as unknown as SessionData;
+    if (this.#json) {
+      return `{"sealed":"${sealed}"${id === undefined ? '' : `,"id":"${id}"`}${cookie === undefined ? '' : `,"cookie":${cookie}`}}` as Stored;
+    }
+    const record: SealedRecord = { sealed };
+    if (id !== undefined) record.id = id;
+    if (cookie !== undefined) record.cookie = JSON.parse(cookie) as unknown;
+    return this.serializer.stringify(record as unknown as SessionData);
   }
 
   /** The session a parsed record holds: decrypted when sealed; plaintext only where encryption allows it. */
@@ -128,4 +142,26 @@ export class Codec<Stored> {
     }
     return parsed;
   }
+}
+
+const SEALED_PREFIX = '{"sealed":"';
+const ID_FIELD = ',"id":"';
+
+/**
+ * The sealed string (and sealed sid) of a JSON record that {@link Codec} wrote, read without parsing the record:
+ * its sealed text is most of it, and the rest (the cookie in clear) is not needed to open it. Anything else
+ * (another layout, a parsed object, a plaintext session) gives undefined, for the serializer to parse.
+ */
+export function parseSealedJson(data: unknown): SealedRecord | undefined {
+  if (typeof data !== 'string' || !data.startsWith(SEALED_PREFIX) || !data.endsWith('}')) return undefined;
+  const end = data.indexOf('"', SEALED_PREFIX.length);
+  if (end < 0) return undefined;
+  const sealed = data.slice(SEALED_PREFIX.length, end);
+  // An escape (never in what seal() writes) is left to JSON.parse.
+  if (sealed.includes('\\')) return undefined;
+  if (!data.startsWith(ID_FIELD, end + 1)) return { sealed };
+  const idEnd = data.indexOf('"', end + 1 + ID_FIELD.length);
+  if (idEnd < 0) return undefined;
+  const id = data.slice(end + 1 + ID_FIELD.length, idEnd);
+  return id.includes('\\') ? undefined : { sealed, id };
 }

@@ -86,9 +86,10 @@ export class Encryption {
     const deflate = plaintext.length > this.#compressAbove;
     cipher.setAAD(aad(deflate, sid));
     // Level 1: a 1 MB session deflates in a few ms (the event loop's budget), most of the gain of higher levels.
-    const body = deflate
-      ? Buffer.concat([cipher.update(deflateRawSync(Buffer.from(plaintext, 'utf8'), { level: 1 })), cipher.final()])
-      : Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+    const body = joined(
+      deflate ? cipher.update(deflateRawSync(Buffer.from(plaintext, 'utf8'), { level: 1 })) : cipher.update(plaintext, 'utf8'),
+      cipher.final(),
+    );
     return `${deflate ? DEFLATED : VERSION}.${key.id}.${Buffer.concat([nonce, body, cipher.getAuthTag()]).toString('base64url')}`;
   }
 
@@ -113,7 +114,7 @@ export class Encryption {
         const decipher = createDecipheriv('aes-256-gcm', key.bytes, nonce);
         decipher.setAAD(aad(deflated, sid));
         decipher.setAuthTag(tag);
-        const plain = Buffer.concat([decipher.update(body), decipher.final()]);
+        const plain = joined(decipher.update(body), decipher.final());
         return (deflated ? inflateRawSync(plain, { maxOutputLength: MAX_INFLATED }) : plain).toString('utf8');
       } catch {
         // the next key, if any
@@ -121,6 +122,11 @@ export class Encryption {
     }
     throw new Error(named.length > 0 ? 'the record failed authentication' : `no key with id ${id} (removed from encryption.keys?)`);
   }
+}
+
+/** `head` followed by `tail`, copied only when `tail` holds anything (GCM's `final()` gives nothing: a stream mode). */
+function joined(head: Buffer, tail: Buffer): Buffer {
+  return tail.length === 0 ? head : Buffer.concat([head, tail]);
 }
 
 /** The associated data: the sid, behind the format's version for deflated records (so no one can swap formats). */

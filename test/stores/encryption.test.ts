@@ -46,6 +46,32 @@ describe('what an encrypted SQLite store holds', () => {
     await store.close();
   });
 
+  it('the record is plain JSON written without a JSON pass; the same record laid out otherwise still reads', async () => {
+    const filename = join(dir, 'layout.db');
+    const hashed = open({ filename, hashIds: true });
+    const store = open({ filename });
+    for (const s of [store, hashed]) await s.set('layout-1', sess(Date.now() + HOUR, { user: 'ann' }));
+    const texts = (store.client.prepare('SELECT sess FROM sessions').all() as Array<{ sess: string }>).map((r) => r.sess);
+    expect(texts).toHaveLength(2);
+    // Byte for byte what JSON.stringify writes (`sealed`, then `id` with hashed ids, then the cookie).
+    for (const text of texts) expect(text).toBe(JSON.stringify(JSON.parse(text)));
+    expect(texts.filter((t) => (JSON.parse(t) as { id?: string }).id !== undefined)).toHaveLength(1);
+    // Another writer's layout of the same record: key order, whitespace, an escaped character.
+    const record = JSON.parse(raw(store, 'layout-1')!) as { sealed: string; cookie: unknown };
+    const layouts = [
+      JSON.stringify({ cookie: record.cookie, sealed: record.sealed }),
+      JSON.stringify(record, null, 2),
+      JSON.stringify(record).replace('.', '\\u002e'),
+      `{"sealed":"${record.sealed}" , "cookie":${JSON.stringify(record.cookie)}}`,
+    ];
+    for (const text of layouts) {
+      store.client.prepare('UPDATE sessions SET sess = ? WHERE sid = ?').run(text, 'layout-1');
+      expect(await store.get('layout-1')).toMatchObject({ user: 'ann' });
+    }
+    await hashed.close();
+    await store.close();
+  });
+
   it('a tampered record, or one copied to another sid, reads as a miss with an error event', async () => {
     const store = open();
     const errors: unknown[] = [];
