@@ -4,7 +4,7 @@ import { KeyedQueue } from '../../shared/keyed-queue.js';
 import { type SessionMap, SessionStore, storeOptions } from '../../shared/store.js';
 import type { StoredRecord, WriteContext } from '../../shared/types.js';
 import { type SessionDocument, expiryOf, unexpired } from './document.js';
-import { insertThenUpdate, isFerretDB } from './ferretdb.js';
+import { isFerretDB, readThenWrite } from './ferretdb.js';
 import { diagnose, watchHealth } from './health.js';
 import { ensureExpiryIndex, ensureOwnerIndex } from './indexes.js';
 import { mongoCrypto, openPayload, sealPayload } from './crypto.js';
@@ -76,7 +76,7 @@ export class MongoStore extends SessionStore<MongoSessionPayload, SessionMap> {
   #target!: WriteTarget;
   #stopWatching: (() => void) | undefined;
   #autoRemove: AutoRemoveState;
-  /** The server is FerretDB (see `ferretdb.ts`): guarded writes insert first, writes of a sid run one at a time. */
+  /** The server is FerretDB (see `ferretdb.ts`): guarded writes read by _id first, writes of a sid run one at a time. */
   #ferret = false;
   readonly #queue = new KeyedQueue();
   /** connect-mongo's `crypto` format, when its `secret` is given. */
@@ -207,7 +207,7 @@ export class MongoStore extends SessionStore<MongoSessionPayload, SessionMap> {
     const id = this.#id(sid);
     const write = (): Promise<WriteOutcome> =>
       this.#ferret && context.guarded
-        ? insertThenUpdate(this.#target, id, fields, update, now)
+        ? readThenWrite(this.#target, id, fields, update, now)
         : upsert(this.#target, id, update, now, context.guarded);
     return this.#serial(sid, async () => {
       const outcome = await write();
