@@ -88,9 +88,9 @@ export const dynamodb: BackendFactory = async (url) => {
     {
       name: 'ours (DynamoDBStore)',
       role: 'ours',
-      async create({ ns, touchAfter }) {
+      async create({ ns, touchAfter, options }) {
         const { client, table, drop } = await setup(url, ns);
-        const store = new DynamoDBStore({ client, table, touchAfter });
+        const store = new DynamoDBStore({ client, table, touchAfter, ...options });
         await store.ready();
         return { store, close: async () => (await store.close(), await drop()) };
       },

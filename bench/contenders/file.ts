@@ -68,9 +68,9 @@ export const file: BackendFactory = async () => {
     {
       name: 'ours (FileStore)',
       role: 'ours',
-      async create({ ns, touchAfter }) {
+      async create({ ns, touchAfter, options }) {
         const tmp = scratchDir(ns);
-        const store = new FileStore({ path: tmp.dir, touchAfter });
+        const store = new FileStore({ path: tmp.dir, touchAfter, ...options });
         return { store, close: async () => (await store.close(), await tmp.remove()) };
       },
     },

@@ -32,8 +32,8 @@ export const memory: BackendFactory = async () => {
     {
       name: 'ours (MemoryStore)',
       role: 'ours',
-      async create({ touchAfter }) {
-        const store = new MemoryStore({ touchAfter });
+      async create({ touchAfter, options }) {
+        const store = new MemoryStore({ touchAfter, ...options });
         return { store, close: () => store.close() };
       },
     },

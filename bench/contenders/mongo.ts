@@ -73,10 +73,10 @@ export const mongo: BackendFactory = async (url) => {
     {
       name: 'ours (MongoStore)',
       role: 'ours',
-      async create({ ns, touchAfter }) {
+      async create({ ns, touchAfter, options }) {
         const db = await connect(url, ns);
         // FerretDB serializes writes on one SQLite file: under 64 concurrent writers one can wait past the default 5 s bound.
-        const store = new MongoStore({ client: db.client, dbName: ns, touchAfter, operationTimeoutMs: 60_000 });
+        const store = new MongoStore({ client: db.client, dbName: ns, touchAfter, operationTimeoutMs: 60_000, ...options });
         return { store, close: async () => (await store.close(), await db.drop()) };
       },
     },

@@ -72,9 +72,9 @@ export const mysqlBackend: BackendFactory = async (url) => {
     {
       name: 'ours (MySQLStore)',
       role: 'ours',
-      async create({ ns, touchAfter }) {
+      async create({ ns, touchAfter, options }) {
         const db = await databasePool(url, ns);
-        const store = new MySQLStore({ client: db.pool, touchAfter });
+        const store = new MySQLStore({ client: db.pool, touchAfter, ...options });
         await store.ready();
         return { store, close: async () => (await store.close(), await db.drop()) };
       },

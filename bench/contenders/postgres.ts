@@ -67,9 +67,9 @@ export const postgres: BackendFactory = async (url) => {
     {
       name: 'ours (PostgresStore)',
       role: 'ours',
-      async create({ ns, touchAfter }) {
+      async create({ ns, touchAfter, options }) {
         const db = await schemaPool(url, ns);
-        const store = new PostgresStore({ pool: db.pool, schemaName: ns, createTableIfMissing: true, touchAfter });
+        const store = new PostgresStore({ pool: db.pool, schemaName: ns, createTableIfMissing: true, touchAfter, ...options });
         await store.ready();
         return { store, close: async () => (await store.close(), await db.drop()) };
       },

@@ -50,9 +50,9 @@ export const redis: BackendFactory = async (url) => {
     {
       name: 'ours (RedisStore)',
       role: 'ours',
-      async create({ ns, touchAfter }) {
+      async create({ ns, touchAfter, options }) {
         const client = await connect(url);
-        const store = new RedisStore({ client, prefix: `${ns}:`, touchAfter });
+        const store = new RedisStore({ client, prefix: `${ns}:`, touchAfter, ...options });
         return { store, close: async () => (await store.close(), await drop(client, `${ns}:`)) };
       },
     },

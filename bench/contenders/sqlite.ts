@@ -78,9 +78,9 @@ export const sqlite: BackendFactory = async () => {
     {
       name: 'ours (SQLiteStore)',
       role: 'ours',
-      async create({ ns, touchAfter }) {
+      async create({ ns, touchAfter, options }) {
         const tmp = scratchDir(ns);
-        const store = new SQLiteStore({ filename: join(tmp.dir, 'sessions.db'), touchAfter });
+        const store = new SQLiteStore({ filename: join(tmp.dir, 'sessions.db'), touchAfter, ...options });
         return { store, close: async () => (await store.close(), await tmp.remove()) };
       },
     },

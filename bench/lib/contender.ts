@@ -10,6 +10,8 @@ export interface CreateOptions {
   ns: string;
   /** Lazy touch in seconds; only our store honours it (the "ours, lazy touch" end-to-end row). */
   touchAfter?: number;
+  /** More options for our store (a lever `bench:levers` measures, e.g. `{ revocationWindowMs: false }`). */
+  options?: Record<string, unknown>;
 }
 
 /** A live store of one contender; `close()` releases its clients and deletes its namespace. */
