@@ -20,10 +20,14 @@ export class Codec<Stored> {
     private readonly encryption?: Encryption,
     private readonly hashed?: HashedIds,
   ) {
-    this.#json = serializer === (jsonSerializer as unknown) || serializer === (jsonPayloadSerializer as unknown);
+    this.#json =
+      encryption !== undefined && (serializer === (jsonSerializer as unknown) || serializer === (jsonPayloadSerializer as unknown));
   }
 
-  /** The serializer is JSON: sealed records are written and read without a JSON pass over the sealed text. */
+  /**
+   * Encryption with a JSON serializer: sealed records are written and read without a JSON pass over the sealed text
+   * (without encryption there is no sealed record to look for, and reads go straight to the serializer).
+   */
   readonly #json: boolean;
 
   /**
