@@ -121,7 +121,8 @@ interface Row extends QueryResultRow {
  *
  * The store attaches an `'error'` listener to the pool (even one you pass in): an idle connection dying when the
  * server restarts must not crash the process. It checks the server instead, and reports `'disconnect'` if a
- * fresh connection fails too.
+ * fresh connection fails too. `close()` removes that listener from a pool you passed in; a pool the store created
+ * (and ends) keeps one that ignores errors of connections still closing.
  *
  * @example
  * ```ts
@@ -317,7 +318,13 @@ export class PostgresStore extends SessionStore<string, SessionMap> {
   }
 
   protected override async _close(): Promise<void> {
-    if (this.#ownsPool) await this.client.end();
+    if (this.#ownsPool) {
+      // pg-pool's end() resolves before its idle connections have finished closing: a server message arriving in
+      // between (a shutting-down server's "terminating connection") comes out as a pool 'error', an uncaught
+      // exception if nobody listens. The pool is ours and ended: it keeps a listener that ignores such late errors.
+      this.client.on('error', ignoreLateError);
+      await this.client.end();
+    }
     this.#unwatchPool();
   }
 
@@ -371,3 +378,6 @@ function assertPool(value: unknown): asserts value is Pool {
     );
   }
 }
+
+/** What a pool the store created and ended does with an error from a connection still closing: nothing. */
+function ignoreLateError(): void {}
