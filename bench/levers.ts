@@ -18,7 +18,7 @@ import { BACKENDS } from './contenders/index.js';
 import type { Contender, Op } from './lib/contender.js';
 import { LoadMonitor, defaultMaxLoad, loadLine } from './lib/load.js';
 import { type MicroRow, type MicroSettings, runMicro } from './lib/micro.js';
-import { SIZE_LABEL } from './lib/payload.js';
+import { label, sameWorkload } from './lib/report.js';
 import { type PairedRatio, pairedRatio } from './lib/stats.js';
 
 /** A lever: options of our store, the cells it is for, and what it gives up. */
@@ -102,13 +102,12 @@ for (const name of names) {
     console.log(`== ${name}: ${ours.name} with and without ${optionsText(lever.options)}, vs ${incumbents.map((c) => c.name).join(', ')}`);
     const micro = await runMicro({ ...backend, contenders: [ours, withLever, ...incumbents] }, settings, (m) => console.log(m));
     const find = (contender: string, like: MicroRow) =>
-      micro.find((r) => r.contender === contender && JSON.stringify(r.workload) === JSON.stringify(like.workload))!;
+      micro.find((r) => r.contender === contender && sameWorkload(r.workload, like.workload))!;
     const ops = (r: MicroRow) => r.rounds.map((x) => x.opsPerSec);
     for (const inc of micro.filter((r) => r.role === 'incumbent')) {
-      const w = inc.workload;
       rows.push({
         backend: name,
-        cell: `${w.op} ${SIZE_LABEL[w.size]} ×${w.concurrency}`,
+        cell: label(inc.workload),
         incumbent: inc.contender,
         ours: pairedRatio(ops(find(ours.name, inc)), ops(inc)),
         lever: pairedRatio(ops(find(leverName, inc)), ops(inc)),

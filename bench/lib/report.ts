@@ -56,8 +56,10 @@ export const TARGETS = { incumbent: 1.0, raw: 0.8 };
 /** Targets of the geometric mean over a backend's store-operation cells (issue 21). */
 export const GEOMEAN_TARGETS = { incumbent: 1.25, raw: 0.9 };
 
-const label = (w: Workload) => `${w.op} ${SIZE_LABEL[w.size]} ×${w.concurrency}`;
-const sameWorkload = (a: Workload, b: Workload) => a.op === b.op && a.size === b.size && a.concurrency === b.concurrency;
+/** A store-operation cell as the reports name it, e.g. `get 300 B ×64`. */
+export const label = (w: Workload) => `${w.op} ${SIZE_LABEL[w.size]} ×${w.concurrency}`;
+/** Whether two rows measured the same cell. */
+export const sameWorkload = (a: Workload, b: Workload) => a.op === b.op && a.size === b.size && a.concurrency === b.concurrency;
 const ratioText = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '–');
 const spreadText = (p: PairedRatio) => (p.rounds > 1 ? `${ratioText(p.min)}–${ratioText(p.max)}` : '–');
 const VERDICT: Record<Verdict, string> = { met: '✓', missed: '✗', undecided: '?' };
