@@ -1,6 +1,6 @@
 import type { SessionData } from 'express-session';
 import { ErrorCode, SessionStoreError } from './errors.js';
-import { cookieExpiry } from './expiry.js';
+import { cookieExpiry, isoString } from './expiry.js';
 import { type Encryption, isSealed, type SealedRecord } from './encryption.js';
 import type { HashedIds } from './hashed-ids.js';
 import { type Serializer, jsonPayloadSerializer, jsonSerializer } from './serializer.js';
@@ -97,10 +97,17 @@ export class Codec<Stored> {
       return null;
     }
     const data = session as SessionData;
-    if (record.expiresAt !== null && cookieExpiry(data) !== null) {
-      const cookie = data.cookie as unknown as { expires: string | Date };
-      // The type the serializer gave back (a Date from a document store, else the ISO text JSON carries).
-      cookie.expires = cookie.expires instanceof Date ? new Date(record.expiresAt) : new Date(record.expiresAt).toISOString();
+    if (record.expiresAt !== null) {
+      const cookie = (data as { cookie?: { expires?: unknown } }).cookie;
+      const expires = cookie?.expires;
+      if (typeof expires === 'string') {
+        // The ISO text JSON carries; a session read back untouched already says the stored expiry.
+        const iso = isoString(record.expiresAt);
+        if (expires !== iso && cookieExpiry(data) !== null) cookie!.expires = iso;
+      } else if (cookieExpiry(data) !== null) {
+        // A Date from a document store stays a Date.
+        cookie!.expires = expires instanceof Date ? new Date(record.expiresAt) : isoString(record.expiresAt);
+      }
     }
     return { sid, session: data };
   }

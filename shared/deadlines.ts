@@ -20,10 +20,12 @@ export class Deadlines {
   /**
    * @param timeoutMs the bound; 0 disables it
    * @param onTimeout called (after the operation was failed) with what timed out
+   * @param prefix what the timeout's message names before the operation's label (the store's name)
    */
   constructor(
     readonly timeoutMs: number,
     private readonly onTimeout: (label: string) => void = () => {},
+    private readonly prefix = '',
   ) {
     this.#tickMs = Math.min(250, Math.max(10, Math.round(timeoutMs / 10)));
   }
@@ -73,7 +75,7 @@ export class Deadlines {
     for (const entry of this.#pending) {
       if (entry.at > now) continue;
       this.#pending.delete(entry);
-      entry.reject(new SessionStoreError(ErrorCode.TIMEOUT, `${entry.label} did not complete within ${this.timeoutMs} ms`));
+      entry.reject(new SessionStoreError(ErrorCode.TIMEOUT, `${this.prefix}${entry.label} did not complete within ${this.timeoutMs} ms`));
       this.onTimeout(entry.label);
     }
     if (this.#pending.size === 0) {

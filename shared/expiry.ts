@@ -49,3 +49,35 @@ export function cookieExpiry(session: SessionData): number | null {
         : NaN;
   return Number.isFinite(ms) ? ms : null;
 }
+
+const DAY_MS = 86_400_000;
+const TWO_DIGITS = Array.from({ length: 60 }, (_, i) => String(i).padStart(2, '0'));
+const THREE_DIGITS = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
+/** Day number → its `YYYY-MM-DDT` (a few days are live at once: today's and those sessions expire on). */
+const dayPrefixes = new Map<number, string>();
+
+/**
+ * `new Date(ms).toISOString()`, the same text, without the Date: the date part of a day is formatted once and
+ * kept, the time of day is put together from tables. Expiries are formatted on every read (the cookie patch) and
+ * on every write of the stores that keep ISO text, where `toISOString()` costs more than parsing a small session.
+ * @throws RangeError for an invalid time value, as `toISOString()` does
+ */
+export function isoString(ms: number): string {
+  const day = Math.floor(ms / DAY_MS);
+  let prefix = dayPrefixes.get(day);
+  if (prefix === undefined || !Number.isInteger(ms)) {
+    const iso = new Date(ms).toISOString();
+    // Years outside 0000–9999 (±YYYYYY) and fractional ms (truncated by Date) are not cached.
+    if (iso.length !== 24 || !Number.isInteger(ms)) return iso;
+    if (dayPrefixes.size >= 64) dayPrefixes.clear();
+    dayPrefixes.set(day, iso.slice(0, 11));
+    return iso;
+  }
+  let t = ms - day * DAY_MS;
+  const millis = t % 1000;
+  t = (t - millis) / 1000;
+  const seconds = t % 60;
+  t = (t - seconds) / 60;
+  const minutes = t % 60;
+  return `${prefix}${TWO_DIGITS[(t - minutes) / 60]}:${TWO_DIGITS[minutes]}:${TWO_DIGITS[seconds]}.${THREE_DIGITS[millis]}Z`;
+}

@@ -243,7 +243,8 @@ export abstract class SessionStore<Stored = unknown, All extends SessionMap | Se
     this.#revocationMs = backend.capabilities?.revocation === true ? (options.revocationWindowMs ?? DEFAULT_REVOCATION_MS) : false;
     this.#owner = ownerOf(options.owner);
     const timeoutMs = options.operationTimeoutMs ?? 5000;
-    this.#deadlines = backend.timeouts === false || timeoutMs === 0 ? undefined : new Deadlines(timeoutMs, () => this.#suspect());
+    this.#deadlines =
+      backend.timeouts === false || timeoutMs === 0 ? undefined : new Deadlines(timeoutMs, () => this.#suspect(), `${this.#name} `);
     const ping = this._ping;
     this.#health =
       typeof ping === 'function'
@@ -352,7 +353,7 @@ export abstract class SessionStore<Stored = unknown, All extends SessionMap | Se
    * steps the base cannot see, such as a lock taken inside a pruning pass).
    */
   protected bounded<T>(label: string, step: () => Promise<T>): Promise<T> {
-    return this.#deadlines ? this.#deadlines.run(`${this.#name} ${label}`, step) : step();
+    return this.#deadlines ? this.#deadlines.run(label, step) : step();
   }
 
   // --- public API --------------------------------------------------------------------------------------------
@@ -478,26 +479,37 @@ export abstract class SessionStore<Stored = unknown, All extends SessionMap | Se
 
   /**
    * Runs `body` as one operation: waits for the open, counts it in flight, wraps failures, and keeps the
-   * connection state in step with what it saw.
+   * connection state in step with what it saw. (`get`, `set`, `touch` and `destroy`, the hot path, do the same inline,
+   * through {@link #succeeded} and {@link #failed}, without the extra closure and promise.)
    */
   async #op<T>(label: string, body: () => Promise<T>): Promise<T> {
     if (!this.#life.enterOpen()) await this.#life.enter();
     const epoch = this.#health?.epoch;
     try {
       const result = await body();
-      if (!this.#connected) this.#health?.up();
+      this.#succeeded();
       return result;
     } catch (err) {
-      // A failure of something started before the database came back is old news: ignoring it avoids flapping.
-      if (epoch === this.#health?.epoch && !this.#life.isClosed) {
-        const verdict = this._diagnose?.(err);
-        if (verdict === 'unreachable') this.#health?.down();
-        else if (verdict === 'unsure') this.#suspect();
-      }
-      throw backendError(err, `${this.#name} ${label}`);
+      throw this.#failed(err, label, epoch);
     } finally {
       this.#life.leave();
     }
+  }
+
+  /** An operation reached the database: it is up. */
+  #succeeded(): void {
+    if (!this.#connected) this.#health?.up();
+  }
+
+  /** The error an operation that started in health epoch `epoch` fails with; may mark the database down. */
+  #failed(err: unknown, label: string, epoch: number | undefined): SessionStoreError {
+    // A failure of something started before the database came back is old news: ignoring it avoids flapping.
+    if (epoch === this.#health?.epoch && !this.#life.isClosed) {
+      const verdict = this._diagnose?.(err);
+      if (verdict === 'unreachable') this.#health?.down();
+      else if (verdict === 'unsure') this.#suspect();
+    }
+    return backendError(err, `${this.#name} ${label}`);
   }
 
   /** The database may be gone: ping it, and say `'disconnect'` only if it does not answer. */
@@ -507,21 +519,31 @@ export abstract class SessionStore<Stored = unknown, All extends SessionMap | Se
 
   /** One hook call, bounded by the operation timeout. */
   #hook<T>(label: string, call: () => Promise<T>): Promise<T> {
-    return this.#deadlines ? this.#deadlines.run(`${this.#name} ${label}`, call) : call();
+    return this.#deadlines ? this.#deadlines.run(label, call) : call();
   }
 
   async #get(sid: string): Promise<SessionData | null> {
     this.#life.assertNotClosed();
     assertSid(sid, this.#maxSidLength, this.#maxSidBytes);
     const key = this.#key(sid);
-    return this.#op('get', async () => {
+    if (!this.#life.enterOpen()) await this.#life.enter();
+    const epoch = this.#health?.epoch;
+    try {
       const now = Date.now();
       const record = await this.#hook('get', () => this._get(key, now));
-      if (!record || isExpired(record, now)) return key === sid || !this.#hashed?.migrate ? null : this.#moveToHash(sid, key, now);
-      const sess = this.#codec.decode(sid, record);
-      if (sess) this.#expiries.set(sid, record.expiresAt);
+      let sess: SessionData | null;
+      if (!record || isExpired(record, now)) sess = key === sid || !this.#hashed?.migrate ? null : await this.#moveToHash(sid, key, now);
+      else {
+        sess = this.#codec.decode(sid, record);
+        if (sess) this.#expiries.set(sid, record.expiresAt);
+      }
+      this.#succeeded();
       return sess;
-    });
+    } catch (err) {
+      throw this.#failed(err, 'get', epoch);
+    } finally {
+      this.#life.leave();
+    }
   }
 
   /**
@@ -553,17 +575,24 @@ export abstract class SessionStore<Stored = unknown, All extends SessionMap | Se
     const key = this.#key(sid);
     const data = this.#codec.encode(sid, sess, key);
     const context: WriteContext = { owner: this.#ownerKey(sess), guarded: this.#revocationMs !== false };
-    return this.#op('set', async () => {
+    if (!this.#life.enterOpen()) await this.#life.enter();
+    const epoch = this.#health?.epoch;
+    try {
       if (expiresAt <= now) {
         // Saving an expired session removes it; with revocation, as a tombstone, so that it cannot replace one
         // left by a logout (and let a later write bring the session back).
         this.#expiries.delete(sid);
         await this.#revoke(key, sid);
-        return;
+      } else {
+        await this.#hook('set', () => this._set(key, data, expiresAt, now, context));
+        this.#expiries.set(sid, expiresAt);
       }
-      await this.#hook('set', () => this._set(key, data, expiresAt, now, context));
-      this.#expiries.set(sid, expiresAt);
-    });
+      this.#succeeded();
+    } catch (err) {
+      throw this.#failed(err, 'set', epoch);
+    } finally {
+      this.#life.leave();
+    }
   }
 
   async #touch(sid: string, sess: SessionData): Promise<void> {
@@ -580,13 +609,20 @@ export abstract class SessionStore<Stored = unknown, All extends SessionMap | Se
     }
     const owner = this.#ownerKey(sess);
     const key = this.#key(sid);
-    return this.#op('touch', async () => {
+    if (!this.#life.enterOpen()) await this.#life.enter();
+    const epoch = this.#health?.epoch;
+    try {
       let touched = await this.#hook('touch', () => this._touch(key, expiresAt, now, owner));
       if (!touched && key !== sid && this.#hashed?.migrate)
         touched = await this.#hook('touch', () => this._touch(sid, expiresAt, now, owner));
       if (touched) this.#expiries.set(sid, expiresAt);
       else this.#expiries.delete(sid);
-    });
+      this.#succeeded();
+    } catch (err) {
+      throw this.#failed(err, 'touch', epoch);
+    } finally {
+      this.#life.leave();
+    }
   }
 
   async #destroy(sid: string): Promise<void> {
@@ -594,18 +630,28 @@ export abstract class SessionStore<Stored = unknown, All extends SessionMap | Se
     assertSid(sid, this.#maxSidLength, this.#maxSidBytes);
     this.#expiries.delete(sid);
     const key = this.#key(sid);
-    return this.#op('destroy', () => this.#revoke(key, sid));
+    if (!this.#life.enterOpen()) await this.#life.enter();
+    const epoch = this.#health?.epoch;
+    try {
+      await this.#revoke(key, sid);
+      this.#succeeded();
+    } catch (err) {
+      throw this.#failed(err, 'destroy', epoch);
+    } finally {
+      this.#life.leave();
+    }
   }
 
   /**
    * Destroys the session stored under `key`: a tombstone until the end of the revocation window, or a plain delete
    * without one. While migrating to hashed ids, the plain sid (when known) too.
    */
-  async #revoke(key: string, sid: string | undefined): Promise<void> {
+  #revoke(key: string, sid: string | undefined): Promise<void> {
     const now = Date.now();
     const until = this.#revocationMs === false ? null : now + this.#revocationMs;
-    await this.#hook('destroy', () => this._destroy(key, now, until));
-    if (sid !== undefined && sid !== key && this.#hashed?.migrate) await this.#hook('destroy', () => this._destroy(sid, now, until));
+    const done = this.#hook('destroy', () => this._destroy(key, now, until));
+    if (sid === undefined || sid === key || !this.#hashed?.migrate) return done;
+    return done.then(() => this.#hook('destroy', () => this._destroy(sid, now, until)));
   }
 
   /** The key `sid` is stored under: itself, or its hash (`hashIds`). */

@@ -1,4 +1,5 @@
 import type { SessionData } from 'express-session';
+import { isoString } from '../../shared/expiry.js';
 import type { Sealer } from '../../shared/kruptein.js';
 import type { Ttl } from '../../shared/types.js';
 
@@ -62,7 +63,7 @@ export function composeFile(data: string, expiresAt: number, now: number, merge:
 export function recomposeFile(file: SessionFile, wrapped: boolean, expiresAt: number, now: number, sid?: string): string {
   const cookie = file.session.cookie as { expires?: unknown } | undefined;
   // Keep the stored cookie in step for session-file-store and human readers (our reads patch it anyway).
-  if (!wrapped && cookie && typeof cookie === 'object' && cookie.expires != null) cookie.expires = new Date(expiresAt).toISOString();
+  if (!wrapped && cookie && typeof cookie === 'object' && cookie.expires != null) cookie.expires = isoString(expiresAt);
   const data = wrapped && file.payload !== undefined ? file.payload : JSON.stringify(file.session);
   return composeFile(data, expiresAt, now, !wrapped, sid);
 }
@@ -205,7 +206,7 @@ export class FileFormat {
   rewrite(file: SessionFile, expiresAt: number, now: number, sid?: string): Promise<string | Uint8Array> {
     if (!this.#custom) return this.#seal(recomposeFile(file, this.wrapped, expiresAt, now, sid));
     const cookie = file.session.cookie as { expires?: unknown } | undefined;
-    if (!this.wrapped && cookie && typeof cookie === 'object' && cookie.expires != null) cookie.expires = new Date(expiresAt).toISOString();
+    if (!this.wrapped && cookie && typeof cookie === 'object' && cookie.expires != null) cookie.expires = isoString(expiresAt);
     const body = this.wrapped && file.payload !== undefined ? { ...file.session, __payload: file.payload } : { ...file.session };
     return this.#seal(this.#encode(Object.assign(body, envelope(expiresAt, now, sid))));
   }

@@ -1,3 +1,5 @@
+import { isoString } from '../../shared/expiry.js';
+
 /**
  * The latest instant whose ISO string keeps the fixed `YYYY-MM-DDTHH:MM:SS.sssZ` shape. Later dates become
  * `+010000-…`, which sorts *before* every four-digit year as text and would read as long expired.
@@ -9,7 +11,7 @@ export const MAX_ISO_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
  * shape order like the instants they name, so SQL compares them as plain text and can use an index.
  */
 export function toIso(ms: number): string {
-  return new Date(Math.min(Math.max(ms, 0), MAX_ISO_MS)).toISOString();
+  return isoString(Math.min(Math.max(ms, 0), MAX_ISO_MS));
 }
 
 /** Stored `expire` text → epoch ms. An unreadable value counts as long expired rather than as eternal. */
