@@ -209,6 +209,8 @@ export class MySQLStore extends SessionStore<string, SessionMap> {
   readonly table: string;
 
   readonly #layout: Layout;
+  /** The callback pool under {@link client}, which the statements of the hot path go through. */
+  readonly #core: CorePool;
   readonly #endOnClose: boolean;
   readonly #createTable: boolean;
   readonly #owners: boolean;
@@ -251,6 +253,7 @@ export class MySQLStore extends SessionStore<string, SessionMap> {
     this.#sql = statements(name, { ms: false, owner: false });
     // One listener per pool: a connection dying in the pool (a server restart) makes the store check the server.
     const core = (this.client as unknown as { pool: CorePool }).pool;
+    this.#core = core;
     this.#unwatch = watchClient<unknown>(
       core,
       (emit) =>
@@ -465,11 +468,25 @@ export class MySQLStore extends SessionStore<string, SessionMap> {
    */
   async #run<T extends ResultSetHeader | RowDataPacket[]>(sql: string, values: Array<string | number | null> = []): Promise<[T, unknown]> {
     try {
-      return await this.client.execute<T>(sql, values);
+      return await this.#execute<T>(sql, values);
     } catch (err) {
       if (!isStaleConnection(err)) throw err;
-      return this.client.execute<T>(sql, values);
+      return this.#execute<T>(sql, values);
     }
+  }
+
+  /**
+   * `execute` on the promise pool's own callback pool: the same statement, without the stack trace mysql2/promise
+   * captures on every call (its `trace` option, on by default; a few microseconds per statement, and the base
+   * wraps every failure in an error of its own anyway).
+   */
+  #execute<T>(sql: string, values: Array<string | number | null>): Promise<[T, unknown]> {
+    return new Promise((resolve, reject) => {
+      this.#core.execute(sql, values, (err: Error | null, result: unknown, fields: unknown) => {
+        if (err) reject(err);
+        else resolve([result as T, fields]);
+      });
+    });
   }
 
   /** The table's extra columns, once the store has read them (before: none). */

@@ -287,7 +287,8 @@ describe.skipIf(!server)(`MySQLStore [${server?.description}]`, () => {
       const store = open({ schema: { tableName: uniqueName('rt') } });
       await store.ready();
       const seen: Array<[kind: string, sql: string]> = [];
-      const target = pool as unknown as Record<'execute' | 'query', (...a: unknown[]) => unknown>;
+      // The callback pool under the promise pool: every statement reaches it, whichever API the store uses.
+      const target = (pool as unknown as { pool: Record<'execute' | 'query', (...a: unknown[]) => unknown> }).pool;
       const original = { execute: target.execute, query: target.query };
       target.execute = function (this: unknown, sql: unknown, ...rest: unknown[]) {
         seen.push(['execute', String(sql)]);
