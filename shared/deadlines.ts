@@ -1,19 +1,28 @@
 import { ErrorCode, SessionStoreError } from './errors.js';
 
 interface Pending {
+  /** When it times out, on the monotonic clock (`performance.now()`). */
   at: number;
+  /** The operation's promise's reject, until it settles. */
   reject: (err: Error) => void;
   label: string;
+  /** Settled (or timed out): nothing to do when the sweep reaches it. */
+  done: boolean;
 }
 
 /**
- * Bounds operations in time with one timer per store instead of one per operation: pending operations sit in a
- * set with their deadline, and a single unref'd interval (a tenth of the bound, at least 10 ms) fails those past
- * it with `SESSION_STORE_TIMEOUT`. The operation itself cannot be cancelled; its late result is ignored, and
- * its late failure is handled, so it never becomes an unhandled rejection.
+ * Bounds operations in time with one timer per store instead of one per operation. Every operation gets the same
+ * bound, so deadlines come in the order operations start: pending operations wait in a queue, and a single unref'd
+ * interval (a tenth of the bound, at least 10 ms) fails those past their deadline with `SESSION_STORE_TIMEOUT`
+ * and drops settled ones from its front. (A queue rather than a `Set`: adding and deleting a fresh object in a
+ * `Set` costs more than a fast database operation.) The queue holds at most the operations started since the
+ * oldest one still pending, which is at most the bound's worth. The operation itself cannot be cancelled; its late
+ * result is ignored, and its late failure is handled, so it never becomes an unhandled rejection.
  */
 export class Deadlines {
-  readonly #pending = new Set<Pending>();
+  #queue: Pending[] = [];
+  /** Index of the queue's front. */
+  #head = 0;
   readonly #tickMs: number;
   #timer: NodeJS.Timeout | undefined;
 
@@ -34,7 +43,6 @@ export class Deadlines {
   run<T>(label: string, op: () => Promise<T>): Promise<T> {
     if (this.timeoutMs === 0) return op();
     return new Promise<T>((resolve, reject) => {
-      const entry: Pending = { at: Date.now() + this.timeoutMs, reject, label };
       let running: Promise<T>;
       try {
         running = op();
@@ -42,15 +50,15 @@ export class Deadlines {
         reject(err as Error);
         return;
       }
-      this.#pending.add(entry);
-      this.#timer ??= this.#arm();
+      const entry: Pending = { at: performance.now() + this.timeoutMs, reject, label, done: false };
+      this.#push(entry);
       running.then(
         (value) => {
-          this.#pending.delete(entry);
+          settled(entry);
           resolve(value);
         },
         (err: unknown) => {
-          this.#pending.delete(entry);
+          settled(entry);
           reject(err as Error);
         },
       );
@@ -61,7 +69,30 @@ export class Deadlines {
   clear(): void {
     clearInterval(this.#timer);
     this.#timer = undefined;
-    this.#pending.clear();
+    this.#queue = [];
+    this.#head = 0;
+  }
+
+  /**
+   * Queues `entry`, first dropping settled operations from the front: operations mostly settle in the order they
+   * started, so the queue stays about as long as the operations in flight, and settled entries die young (kept
+   * until the next sweep, a fast store's quarter second of operations would reach the old generation).
+   */
+  #push(entry: Pending): void {
+    const queue = this.#queue;
+    let head = this.#head;
+    while (head < queue.length && queue[head]!.done) head++;
+    if (head === queue.length) {
+      queue.length = 0;
+      head = 0;
+    } else if (head > 1024 && head * 2 > queue.length) {
+      // Behind an operation still pending (a slow one), now and then: a copy of what is left.
+      this.#queue = queue.slice(head);
+      head = 0;
+    }
+    this.#head = head;
+    this.#queue.push(entry);
+    this.#timer ??= this.#arm();
   }
 
   #arm(): NodeJS.Timeout {
@@ -71,16 +102,40 @@ export class Deadlines {
   }
 
   #sweep(): void {
-    const now = Date.now();
-    for (const entry of this.#pending) {
-      if (entry.at > now) continue;
-      this.#pending.delete(entry);
-      entry.reject(new SessionStoreError(ErrorCode.TIMEOUT, `${this.prefix}${entry.label} did not complete within ${this.timeoutMs} ms`));
+    const now = performance.now();
+    const queue = this.#queue;
+    let head = this.#head;
+    const expired: Pending[] = [];
+    for (; head < queue.length; head++) {
+      const entry = queue[head]!;
+      if (entry.done) continue;
+      if (entry.at > now) break;
+      expired.push(entry);
+    }
+    if (head === queue.length) {
+      // Nothing pending: forget the queue and stop the timer until the next operation.
+      this.clear();
+    } else if (head > 1024 && head * 2 > queue.length) {
+      // Drop the swept front now and then, not on every sweep (a copy of what is left).
+      this.#queue = queue.slice(head);
+      this.#head = 0;
+    } else {
+      this.#head = head;
+    }
+    // Failed once the queue is in order again: what a rejection or onTimeout starts may queue operations.
+    for (const entry of expired) {
+      const reject = entry.reject;
+      settled(entry);
+      reject(new SessionStoreError(ErrorCode.TIMEOUT, `${this.prefix}${entry.label} did not complete within ${this.timeoutMs} ms`));
       this.onTimeout(entry.label);
     }
-    if (this.#pending.size === 0) {
-      clearInterval(this.#timer);
-      this.#timer = undefined;
-    }
   }
+}
+
+function ignore(): void {}
+
+/** Marks `entry` settled and lets go of its promise (a settled entry may wait in the queue behind a slow one). */
+function settled(entry: Pending): void {
+  entry.done = true;
+  entry.reject = ignore;
 }

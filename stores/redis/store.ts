@@ -159,22 +159,21 @@ export class RedisStore extends SessionStore<string, SessionList> {
 
   protected override async _set(sid: string, data: string, expiresAt: number, _now: number, context: WriteContext): Promise<void> {
     const at = this.disableTTL ? null : Math.ceil(expiresAt);
-    await this.#run(() =>
-      Promise.all([
-        this.#redis.set(this.prefix + sid, data, at, context.guarded),
-        context.owner === null ? undefined : this.#redis.ownerAdd(this.ownerPrefix + context.owner, sid, at),
-      ]),
-    );
+    const key = this.prefix + sid;
+    if (context.owner === null) await this.#run(() => this.#redis.set(key, data, at, context.guarded));
+    else
+      await this.#run(() =>
+        Promise.all([this.#redis.set(key, data, at, context.guarded), this.#redis.ownerAdd(this.ownerPrefix + context.owner, sid, at)]),
+      );
   }
 
   protected override async _touch(sid: string, expiresAt: number, _now: number, owner: string | null): Promise<boolean> {
     const at = Math.ceil(expiresAt);
+    const key = this.prefix + sid;
+    if (owner === null) return this.#run(() => this.#redis.pexpireat(key, at));
+    // The owner's set must live as long as its longest session, touched ones included.
     const [touched] = await this.#run(() =>
-      Promise.all([
-        this.#redis.pexpireat(this.prefix + sid, at),
-        // The owner's set must live as long as its longest session, touched ones included.
-        owner === null ? undefined : this.#redis.ownerAdd(this.ownerPrefix + owner, sid, at),
-      ]),
+      Promise.all([this.#redis.pexpireat(key, at), this.#redis.ownerAdd(this.ownerPrefix + owner, sid, at)]),
     );
     return touched;
   }
