@@ -45,7 +45,11 @@ const LEVERS: Record<string, Lever> = {
     tradeoff: `get() reads the value alone: cookie.expires is the one last saved, not the one last touched (read anyway with touchAfter); and ${NO_TOMBSTONE}`,
   },
   postgres: { options: { revocationWindowMs: false }, ops: ['destroy'], tradeoff: NO_TOMBSTONE },
-  mysql: { options: { revocationWindowMs: false }, ops: ['set', 'destroy'], tradeoff: NO_TOMBSTONE },
+  mysql: {
+    options: { expiresIndex: false, revocationWindowMs: false },
+    ops: ['touch', 'set', 'destroy'],
+    tradeoff: `a table created without the index on expires: touch and set no longer move its entry, and each pruning batch scans the table (as on the incumbent's table); and ${NO_TOMBSTONE}`,
+  },
   dynamodb: { options: { revocationWindowMs: false }, ops: ['set', 'destroy'], tradeoff: NO_TOMBSTONE },
 };
 

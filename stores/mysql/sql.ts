@@ -213,11 +213,11 @@ export const PAGE_SIZE = 500;
 /**
  * The table this store creates: express-mysql-session's layout (`session_id varchar(128)` primary key,
  * `expires int unsigned` epoch seconds, `data mediumtext`), plus a nullable `expires_ms bigint` it ignores, an
- * index on `expires` for pruning and, with the `owner` option, a nullable `owner` column and its index.
+ * index on `expires` for pruning (unless `expiresIndex` is false) and, with the `owner` option, a nullable `owner` column and its index.
  * `sidCollation`: a binary collation that does not pad (`utf8mb4_nopad_bin` on MariaDB, `utf8mb4_0900_bin` on
  * MySQL 8), so that `'ab'` and `'ab '` are two sids; express-mysql-session's `utf8mb4_bin` pads.
  */
-export function createTableSql(l: Layout, f: Features, sidCollation: string): string {
+export function createTableSql(l: Layout, f: Features, sidCollation: string, expiresIndex = true): string {
   const { sid, expires, data, expiresMs, owner } = l.columns;
   return (
     `CREATE TABLE IF NOT EXISTS ${l.table} (` +
@@ -226,7 +226,8 @@ export function createTableSql(l: Layout, f: Features, sidCollation: string): st
     `${data} mediumtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin, ` +
     `${expiresMs} bigint NULL, ` +
     (f.owner ? `${owner} varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL, ` : '') +
-    `PRIMARY KEY (${sid}), KEY \`session_stores_expires\` (${expires})` +
+    `PRIMARY KEY (${sid})` +
+    (expiresIndex ? `, KEY \`session_stores_expires\` (${expires})` : '') +
     (f.owner ? `, KEY \`session_stores_owner\` (${owner})` : '') +
     `) ENGINE=InnoDB`
   );

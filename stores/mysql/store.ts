@@ -99,6 +99,15 @@ export interface MySQLStoreOptions extends BaseStoreOptions<string> {
    * as express-mysql-session.
    */
   createDatabaseTable?: boolean;
+  /**
+   * Create the index on `expires` with the table (when the store creates it; an existing index is never dropped or
+   * added). Default `true`: pruning then finds expired rows through the index. But every `touch()` and `set()` then
+   * moves an index entry as well as the row, about 14% of a touch's cost on the server (MariaDB 10.11, measured with
+   * 20,000 rows of 5 KB); express-mysql-session's table has no such index. With `false`, touches cost the server
+   * what that store's do, and each pruning batch scans the table instead: fine for tens of thousands of sessions,
+   * costly for millions. To drop an index an older store created: ``DROP INDEX session_stores_expires ON sessions``.
+   */
+  expiresIndex?: boolean;
   /** Delete expired sessions periodically (express-mysql-session's option). Default true; false disables pruning. */
   clearExpired?: boolean;
   /**
@@ -166,6 +175,7 @@ const OPTIONS = {
     queueLimit: num(0, { integer: true }),
     schema: SCHEMA_CHECK,
     createDatabaseTable: bool,
+    expiresIndex: bool,
     clearExpired: bool,
     endConnectionOnClose: bool,
   },
@@ -213,6 +223,7 @@ export class MySQLStore extends SessionStore<string, SessionMap> {
   readonly #core: CorePool;
   readonly #endOnClose: boolean;
   readonly #createTable: boolean;
+  readonly #expiresIndex: boolean;
   readonly #owners: boolean;
   readonly #prunes: Map<number, [sessions: string, tombstones: string]> = new Map();
   #sql: Statements;
@@ -246,6 +257,7 @@ export class MySQLStore extends SessionStore<string, SessionMap> {
     this.table = name.table;
     this.#owners = opts.owner !== undefined;
     this.#createTable = opts.createDatabaseTable !== false;
+    this.#expiresIndex = opts.expiresIndex !== false;
     const given2 = opts.client;
     this.#endOnClose = opts.endConnectionOnClose ?? given2 === undefined;
     this.client = given2 === undefined ? mysql.createPool(poolConfig(opts)) : isCorePool(given2) ? given2.promise() : given2;
@@ -306,6 +318,7 @@ export class MySQLStore extends SessionStore<string, SessionMap> {
     try {
       info = await prepareTable(this.client, this.#layout, {
         create: this.#createTable,
+        expiresIndex: this.#expiresIndex,
         owner: this.#owners,
         lockTimeoutSeconds: 30,
       });

@@ -73,7 +73,7 @@ async function sidCollation(conn: PoolConnection): Promise<string> {
 export async function prepareTable(
   pool: Pool,
   l: Layout,
-  opts: { create: boolean; owner: boolean; lockTimeoutSeconds: number },
+  opts: { create: boolean; owner: boolean; lockTimeoutSeconds: number; expiresIndex?: boolean },
 ): Promise<TableInfo> {
   return withConnection(pool, async (conn) => {
     const [[server]] = await conn.query<RowDataPacket[]>('SELECT DATABASE() AS db, VERSION() AS version');
@@ -90,7 +90,7 @@ export async function prepareTable(
       try {
         const found = await columns(conn, database, l.rawTable);
         if (found.size === 0) {
-          await conn.query(createTableSql(l, { ms: true, owner: opts.owner }, await sidCollation(conn)));
+          await conn.query(createTableSql(l, { ms: true, owner: opts.owner }, await sidCollation(conn), opts.expiresIndex !== false));
         } else {
           if (!found.has(l.rawColumns.expiresMs)) {
             // Optional: without the right to alter the table the store keeps whole seconds, as the incumbent.

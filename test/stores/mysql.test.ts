@@ -132,6 +132,32 @@ describe.skipIf(!server)(`MySQLStore [${server?.description}]`, () => {
       expect(store.tableInfo).toMatchObject({ database: db.name, features: { ms: true, owner: false }, sidChars: 128, padsSpaces: false });
     });
 
+    it('expiresIndex: false creates the table without the index on expires; touch, expiry and pruning work as before', async () => {
+      const table = uniqueName('noidx');
+      const store = open({ schema: { tableName: table }, expiresIndex: false, clearExpired: false });
+      await store.set('a', sess(Date.now() + HOUR, { n: 1 }));
+      const [keys] = await pool.query<mysql.RowDataPacket[]>(
+        `SELECT INDEX_NAME AS name FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY 1`,
+        [db.name, table],
+      );
+      expect(keys.map((k) => k['name'])).toEqual(['PRIMARY']);
+      const later = Date.now() + 2 * HOUR;
+      await store.touch('a', sess(later, { n: 1 }));
+      expect(new Date((await store.get('a'))!.cookie.expires!).getTime()).toBe(later);
+      // An expired row (written as another writer would) is not a session, and pruning finds it by scanning.
+      const past = Date.now() - HOUR;
+      await pool.query(`INSERT INTO \`${table}\` (session_id, expires, data, expires_ms) VALUES (?, ?, '{}', ?)`, [
+        'old',
+        Math.round(past / 1000),
+        past,
+      ]);
+      expect(await store.get('old')).toBeNull();
+      expect(await store.prune()).toBe(1);
+      expect(await store.ids()).toEqual(['a']);
+      // Options are checked at construction.
+      expect(() => open({ schema: { tableName: table }, expiresIndex: 'no' as never })).toThrow(/expiresIndex/);
+    });
+
     it('rejects invalid options at construction', () => {
       const bad: Array<[unknown, RegExp]> = [
         [{ client: pool, schema: { tableName: 'a\u0000b' } }, /NUL/],
