@@ -82,17 +82,28 @@ export class Deadlines {
     const queue = this.#queue;
     let head = this.#head;
     while (head < queue.length && queue[head]!.done) head++;
-    if (head === queue.length) {
+    this.#advance(head);
+    this.#queue.push(entry);
+    this.#timer ??= this.#arm();
+  }
+
+  /**
+   * Makes `head` the queue's front: a queue with nothing left starts over; behind an operation still pending (a slow
+   * one), the passed front is dropped now and then (a copy of what is left). Returns whether nothing is left.
+   */
+  #advance(head: number): boolean {
+    const queue = this.#queue;
+    if (head >= queue.length) {
       queue.length = 0;
-      head = 0;
-    } else if (head > 1024 && head * 2 > queue.length) {
-      // Behind an operation still pending (a slow one), now and then: a copy of what is left.
+      this.#head = 0;
+      return true;
+    }
+    if (head > 1024 && head * 2 > queue.length) {
       this.#queue = queue.slice(head);
       head = 0;
     }
     this.#head = head;
-    this.#queue.push(entry);
-    this.#timer ??= this.#arm();
+    return false;
   }
 
   #arm(): NodeJS.Timeout {
@@ -112,15 +123,10 @@ export class Deadlines {
       if (entry.at > now) break;
       expired.push(entry);
     }
-    if (head === queue.length) {
-      // Nothing pending: forget the queue and stop the timer until the next operation.
-      this.clear();
-    } else if (head > 1024 && head * 2 > queue.length) {
-      // Drop the swept front now and then, not on every sweep (a copy of what is left).
-      this.#queue = queue.slice(head);
-      this.#head = 0;
-    } else {
-      this.#head = head;
+    if (this.#advance(head)) {
+      // Nothing pending: stop the timer until the next operation.
+      clearInterval(this.#timer);
+      this.#timer = undefined;
     }
     // Failed once the queue is in order again: what a rejection or onTimeout starts may queue operations.
     for (const entry of expired) {
