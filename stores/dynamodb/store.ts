@@ -16,6 +16,7 @@ import { ErrorCode, SessionStoreError } from '../../shared/errors.js';
 import { jsonSerializer } from '../../shared/serializer.js';
 import { type SessionMap, SessionStore, storeOptions } from '../../shared/store.js';
 import type { StoredRecord, WriteContext } from '../../shared/types.js';
+import { AbortSlots } from './abort-slots.js';
 import { diagnose, isConditionFailed } from './errors.js';
 import {
   ATTR,
@@ -60,7 +61,8 @@ const BATCH_RETRIES = 10;
  * in `BatchWriteItem`s of 25, retrying unprocessed items. **Owners** (`owner`): a sparse global secondary index on
  * an `owner` attribute; `sessionsOf()` queries it and reads the sessions with a consistent `BatchGetItem`.
  *
- * Every request carries an abort signal of `operationTimeoutMs`, so a hung request is cancelled, not just ignored;
+ * Every request carries an abort signal of `operationTimeoutMs` (shared by the requests of a slot of at most 100 ms,
+ * so it fires up to one slot later), so a hung request is cancelled, not just ignored;
  * throttling is retried by the SDK's own backoff (its `maxAttempts`, 3 by default) within that bound.
  *
  * @example
@@ -89,7 +91,7 @@ export class DynamoDBStore extends SessionStore<string, SessionMap> {
   readonly #skipMissing: boolean;
   readonly #ownerIndex: string | undefined;
   readonly #scanLimit: number;
-  readonly #timeoutMs: number;
+  readonly #aborts: AbortSlots | null;
   #timeToLive: TimeToLiveState = 'pending';
 
   /** @param options the options, or just a `DynamoDBClient` (then every option has its default) */
@@ -147,7 +149,8 @@ export class DynamoDBStore extends SessionStore<string, SessionMap> {
     this.#skipMissing = opts.skipThrowMissingSpecialKeys === true;
     this.#ownerIndex = opts.owner !== undefined ? (opts.ownerIndex ?? 'owner-index') : undefined;
     this.#scanLimit = opts.scanLimit ?? 1000;
-    this.#timeoutMs = opts.operationTimeoutMs ?? 5000;
+    const timeoutMs = opts.operationTimeoutMs ?? 5000;
+    this.#aborts = timeoutMs > 0 ? new AbortSlots(timeoutMs) : null;
   }
 
   /** Whether DynamoDB's TTL deletes this table's expired sessions (see {@link TimeToLiveState}). */
@@ -368,9 +371,9 @@ export class DynamoDBStore extends SessionStore<string, SessionMap> {
     if (this.#ownsClient) this.client.destroy();
   }
 
-  /** Sends a command with an abort signal of `operationTimeoutMs`: a request that hangs is cancelled, not leaked. */
+  /** Sends a command with an abort signal of `operationTimeoutMs` (see AbortSlots): a request that hangs is cancelled, not leaked. */
   #send<T>(command: unknown): Promise<T> {
-    const signal = this.#timeoutMs > 0 ? AbortSignal.timeout(this.#timeoutMs) : undefined;
+    const signal = this.#aborts?.signal();
     return (this.client.send as (c: unknown, o?: { abortSignal?: AbortSignal }) => Promise<T>)(command, { abortSignal: signal });
   }
 
